@@ -1,0 +1,106 @@
+"""The `verticals` command line: run flows, run one stage, list models, predict."""
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+
+from tasks.common.errors import InputError
+from tasks.common.paths import DOMAINS, STEPS, domain_paths, workspace_root
+
+
+def stage_module(domain: str, step: str):
+    # register is the same for every domain; the other stages are the domain's own
+    return importlib.import_module(
+        "tasks.common.register" if step == "register" else f"tasks.{domain}.{step}"
+    )
+
+
+def cmd_stage(args: argparse.Namespace) -> None:
+    stage_module(args.domain, args.step).run(domain_paths(args.domain))
+
+
+def cmd_run(args: argparse.Namespace) -> None:
+    from flows.overrides import apply_overrides
+    from flows.pipeline import all_domains
+    from flows.report import summary_table
+
+    root = workspace_root()
+    apply_overrides(root, args.set)
+    rows = all_domains(list(args.domains or DOMAINS), str(root))
+    print(summary_table(rows))
+
+
+def cmd_models(args: argparse.Namespace) -> None:
+    from flows.report import models_table
+
+    print(models_table([domain_paths(d) for d in args.domains or DOMAINS]))
+
+
+def cmd_predict(args: argparse.Namespace) -> None:
+    module = importlib.import_module(f"tasks.{args.domain}.predict")
+    print(module.main(domain_paths(args.domain), args))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="verticals", description="Reproducible ML pipelines, run by DVC and Prefect."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the Prefect pipeline for some or all domains")
+    run.add_argument(
+        "domains",
+        nargs="*",
+        choices=[[], *DOMAINS],
+        metavar="DOMAIN",
+        help=f"domains to run (default: all of {', '.join(DOMAINS)})",
+    )
+    run.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="change params.yaml before running, e.g. recsys.train.epochs=3",
+    )
+    run.set_defaults(func=cmd_run)
+
+    stage = sub.add_parser("stage", help="run one stage without Prefect (what dvc.yaml calls)")
+    stage.add_argument("domain", choices=DOMAINS)
+    stage.add_argument("step", choices=STEPS)
+    stage.set_defaults(func=cmd_stage)
+
+    models = sub.add_parser("models", help="list registered model versions")
+    models.add_argument("domains", nargs="*", choices=[[], *DOMAINS], metavar="DOMAIN")
+    models.set_defaults(func=cmd_models)
+
+    predict = sub.add_parser("predict", help="predict with a registered model")
+    by_domain = predict.add_subparsers(dest="domain", required=True, metavar="DOMAIN")
+    for domain in DOMAINS:
+        module = importlib.import_module(f"tasks.{domain}.predict")
+        p = by_domain.add_parser(
+            domain, help=module.__doc__.splitlines()[0], description=module.__doc__
+        )
+        p.add_argument(
+            "--model",
+            default="production",
+            help="a version (v0003) or an alias (default: production)",
+        )
+        p.add_argument("--output", required=True, type=Path, help="Parquet file to write")
+        module.add_arguments(p)
+    predict.set_defaults(func=cmd_predict)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except InputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

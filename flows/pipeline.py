@@ -1,0 +1,83 @@
+"""Prefect flows: one task per DVC stage, so DVC decides what runs and Prefect shows it.
+
+Each task runs `dvc repro --single-item <step>@<domain>` and streams its output into the task's
+log. DVC skips an up-to-date stage, and both drivers leave the same `dvc.lock`.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from prefect import flow, get_run_logger, task
+
+from tasks.common.io import read_json
+from tasks.common.paths import DOMAINS, STEPS, domain_paths
+
+RAN, SKIPPED = "ran", "skipped"
+GPU_TAG = "gpu"  # training tasks carry it, so a Prefect tag concurrency limit can cap them
+
+
+class StageFailed(RuntimeError):
+    pass
+
+
+def dvc(*args: str) -> list[str]:
+    return [sys.executable, "-m", "dvc", *args]
+
+
+def stage_env() -> dict[str, str]:
+    """DVC runs `verticals stage ...` through the shell: put this interpreter's scripts first."""
+    scripts = str(Path(sys.executable).parent)
+    return {**os.environ, "PATH": os.pathsep.join([scripts, os.environ.get("PATH", "")])}
+
+
+@task(task_run_name="{step}@{domain}")
+def stage(domain: str, step: str, root: str) -> str:
+    logger = get_run_logger()
+    target = f"{step}@{domain}"
+    ran = False
+    with subprocess.Popen(
+        dvc("repro", "--single-item", target),
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=stage_env(),
+    ) as proc:
+        for line in proc.stdout:
+            if line.strip():
+                logger.info(line.rstrip())
+            ran = ran or line.startswith("Running stage")
+    if proc.returncode:
+        raise StageFailed(f"{target} failed with exit code {proc.returncode}; its log says why")
+    return RAN if ran else SKIPPED
+
+
+def summarize(domain: str, root: Path, outcomes: dict[str, str]) -> dict:
+    paths = domain_paths(domain, root)
+    decision = read_json(paths.registration)
+    metrics = read_json(paths.metrics)
+    return {
+        "domain": domain,
+        "stages": outcomes,
+        "metrics": {name: metrics[name] for name in decision["key_metrics"]},
+        "version": decision["version"],
+        "aliases": decision["aliases"],
+        "gate_passed": decision["gate"]["passed"],
+    }
+
+
+@flow(flow_run_name="{domain}")
+def domain_pipeline(domain: str, root: str) -> dict:
+    """ingest -> preprocess -> train -> evaluate -> register for one domain."""
+    outcomes = {}
+    for step in STEPS:
+        tags = [GPU_TAG] if step == "train" else []
+        outcomes[step] = stage.with_options(tags=[domain, *tags])(domain, step, root)
+    return summarize(domain, Path(root), outcomes)
+
+
+@flow(name="verticals")
+def all_domains(domains: list[str] = list(DOMAINS), root: str = ".") -> list[dict]:
+    return [domain_pipeline(domain, str(Path(root).resolve())) for domain in domains]

@@ -1,0 +1,1 @@
+"""What every domain shares: paths, params, runtime, I/O, metrics and the registry."""

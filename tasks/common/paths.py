@@ -1,0 +1,91 @@
+"""The workspace layout, derived in one place.
+
+The workspace is the nearest folder at or above the current directory that holds `dvc.yaml`,
+so a copy of the repository (a test's temporary clone, a worker's checkout) is its own workspace.
+`dvc.yaml` spells the same layout with `${item}` for the domain; a test keeps the two in step.
+"""
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from tasks.common.errors import InputError
+
+DOMAINS = ("recsys",)
+STEPS = ("ingest", "preprocess", "train", "evaluate", "register")
+
+
+def workspace_root(start: Path | None = None) -> Path:
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "dvc.yaml").is_file():
+            return folder
+    raise InputError(f"no dvc.yaml at or above {here}: run verticals inside the repository")
+
+
+def check_domain(domain: str) -> str:
+    if domain not in DOMAINS:
+        raise InputError(f"unknown domain {domain!r}; choose from {', '.join(DOMAINS)}")
+    return domain
+
+
+def check_step(step: str) -> str:
+    if step not in STEPS:
+        raise InputError(f"unknown stage {step!r}; choose from {', '.join(STEPS)}")
+    return step
+
+
+@dataclass(frozen=True)
+class DomainPaths:
+    root: Path
+    domain: str
+
+    @cached_property
+    def data(self) -> Path:
+        return self.root / "data" / self.domain
+
+    @property
+    def raw(self) -> Path:
+        return self.data / "raw"
+
+    @property
+    def processed(self) -> Path:
+        return self.data / "processed"
+
+    @property
+    def model(self) -> Path:
+        return self.data / "model"
+
+    @property
+    def checkpoints(self) -> Path:
+        # Not a DVC output: DVC deletes outputs before a stage runs, and a resume needs these.
+        return self.data / "checkpoints"
+
+    @property
+    def registry(self) -> Path:
+        # Not a DVC output either: it accumulates versions across runs.
+        return self.data / "registry"
+
+    @cached_property
+    def reports(self) -> Path:
+        return self.root / "reports" / self.domain
+
+    @property
+    def metrics(self) -> Path:
+        return self.reports / "metrics.json"
+
+    @property
+    def plots(self) -> Path:
+        return self.reports / "plots"
+
+    @property
+    def live(self) -> Path:
+        return self.reports / "live"
+
+    @property
+    def registration(self) -> Path:
+        return self.reports / "registration.json"
+
+
+def domain_paths(domain: str, root: Path | None = None) -> DomainPaths:
+    return DomainPaths(root or workspace_root(), check_domain(domain))
