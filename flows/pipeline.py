@@ -1,7 +1,8 @@
 """Prefect flows: one task per DVC stage, so DVC decides what runs and Prefect shows it.
 
-Each task runs `dvc repro --single-item <step>@<domain>` and streams its output into the task's
-log. DVC skips an up-to-date stage, and both drivers leave the same `dvc.lock`.
+Each task asks DVC (in-process, cheap) whether its stage is up to date; if not, it runs
+`dvc repro --single-item <step>@<domain>` and streams the output into the task's log.
+Either way DVC decides, and both drivers leave the same `dvc.lock`.
 """
 
 import os
@@ -32,10 +33,20 @@ def stage_env() -> dict[str, str]:
     return {**os.environ, "PATH": os.pathsep.join([scripts, os.environ.get("PATH", "")])}
 
 
+def up_to_date(root: str, target: str) -> bool:
+    from dvc.repo import Repo
+
+    with Repo(root) as repo:
+        return not repo.status(targets=[target])
+
+
 @task(task_run_name="{step}@{domain}")
 def stage(domain: str, step: str, root: str) -> str:
     logger = get_run_logger()
     target = f"{step}@{domain}"
+    if up_to_date(root, target):
+        logger.info(f"Stage '{target}' didn't change, skipping (dvc status)")
+        return SKIPPED
     ran = False
     with subprocess.Popen(
         dvc("repro", "--single-item", target),
@@ -78,6 +89,6 @@ def domain_pipeline(domain: str, root: str) -> dict:
     return summarize(domain, Path(root), outcomes)
 
 
-@flow(name="verticals")
-def all_domains(domains: list[str] = list(DOMAINS), root: str = ".") -> list[dict]:
-    return [domain_pipeline(domain, str(Path(root).resolve())) for domain in domains]
+@flow(name="verticals", flow_run_name="all")
+def all_domains(domains: list[str] | None = None, root: str = ".") -> list[dict]:
+    return [domain_pipeline(d, str(Path(root).resolve())) for d in domains or DOMAINS]

@@ -1,1 +1,1 @@
-"""Neural collaborative filtering on implicit feedback: ingest, preprocess, train, evaluate, predict."""
+"""Neural collaborative filtering on implicit feedback, from interactions to top-K lists."""

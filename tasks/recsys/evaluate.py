@@ -4,7 +4,6 @@ Ties count against the positive (pessimistic rank), so a baseline with many equa
 not flattered.
 """
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,11 +15,10 @@ from tasks.common.params import stage_params
 from tasks.common.paths import DomainPaths
 from tasks.recsys import preprocess
 from tasks.recsys.preprocess import Split
-from tasks.recsys.sampling import is_seen
+from tasks.recsys.sampling import pair_keys
+from tasks.recsys.scoring import Scorer, model_scorer, popularity_scorer, score_unseen
 from tasks.recsys.train import load_model
 
-# scores(users, items) -> scores, both int arrays of the same shape
-Scorer = Callable[[np.ndarray, np.ndarray], np.ndarray]
 CURVE = "hr_at_k.csv"
 
 
@@ -54,36 +52,15 @@ def full_ranks(split: Split, scores: Scorer, user_batch: int) -> np.ndarray:
     """Rank of each test item among all items the user has not trained on."""
     n_items = len(split.items)
     train_keys = np.unique(
-        split.train.user.to_numpy().astype(np.int64) * n_items + split.train.item.to_numpy()
+        pair_keys(split.train.user.to_numpy(), split.train.item.to_numpy(), n_items)
     )
-    all_items = np.arange(n_items)
     ranks = []
     for start in range(0, len(split.test), user_batch):
         batch = split.test.iloc[start : start + user_batch]
-        users = np.repeat(batch.user.to_numpy()[:, None], n_items, 1)
-        items = np.broadcast_to(all_items, users.shape)
-        s = scores(users, items).astype(np.float64)
-        s[is_seen(users, items, train_keys, n_items)] = -np.inf
+        s = score_unseen(scores, batch.user.to_numpy(), n_items, train_keys)
         pos = s[np.arange(len(batch)), batch.item.to_numpy()]
         ranks.append(rank_of_positive(pos, s) - 1)  # minus the positive itself
     return np.concatenate(ranks)
-
-
-def popularity_scorer(split: Split) -> Scorer:
-    counts = np.bincount(split.train.item.to_numpy(), minlength=len(split.items)).astype(float)
-    return lambda users, items: counts[items]
-
-
-def model_scorer(model: torch.nn.Module) -> Scorer:
-    @torch.inference_mode()
-    def scores(users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        u, i = (
-            torch.from_numpy(users.ravel()),
-            torch.from_numpy(np.ascontiguousarray(items).ravel()),
-        )
-        return model(u, i).float().numpy().reshape(users.shape)
-
-    return scores
 
 
 def metrics_for(split: Split, scores: Scorer, p: EvaluateParams) -> tuple[dict, np.ndarray]:
@@ -101,7 +78,8 @@ def metrics_for(split: Split, scores: Scorer, p: EvaluateParams) -> tuple[dict, 
 
 def evaluate(split: Split, model: torch.nn.Module, p: EvaluateParams) -> tuple[dict, pd.DataFrame]:
     ours, our_ranks = metrics_for(split, model_scorer(model), p)
-    base, base_ranks = metrics_for(split, popularity_scorer(split), p)
+    popularity = popularity_scorer(split.train.item.to_numpy(), len(split.items))
+    base, base_ranks = metrics_for(split, popularity, p)
     metrics = {**ours, **{f"baseline_{k}": v for k, v in base.items()}}
     metrics["test_users"] = len(split.test)
     ks = np.arange(1, p.curve_max_k + 1)

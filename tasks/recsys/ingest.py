@@ -2,7 +2,6 @@
 
 import io
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import fsspec
 import numpy as np

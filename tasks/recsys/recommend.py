@@ -8,7 +8,7 @@ import torch
 
 from tasks.common.errors import InputError
 from tasks.recsys.preprocess import ITEMS, USERS
-from tasks.recsys.sampling import is_seen
+from tasks.recsys.scoring import model_scorer, score_unseen
 from tasks.recsys.train import SEEN, load_model
 
 
@@ -24,16 +24,11 @@ def select_users(known: pd.Index, wanted: str | None) -> np.ndarray:
     return codes
 
 
-@torch.inference_mode()
 def recommend(
     model: torch.nn.Module, users: np.ndarray, n_items: int, seen: np.ndarray, k: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """(len(users), k) item ids and scores, best first, never an item the user has seen."""
-    grid_u = np.repeat(users[:, None], n_items, 1)
-    grid_i = np.broadcast_to(np.arange(n_items), grid_u.shape)
-    scores = model(torch.from_numpy(grid_u.ravel()), torch.from_numpy(grid_i.ravel().copy()))
-    scores = scores.float().reshape(grid_u.shape)
-    scores[torch.from_numpy(is_seen(grid_u, grid_i, seen, n_items))] = -torch.inf
+    scores = torch.from_numpy(score_unseen(model_scorer(model), users, n_items, seen))
     top = torch.topk(scores, min(k, n_items), dim=1)
     return top.indices.numpy(), top.values.numpy()
 
