@@ -1,0 +1,59 @@
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from flows.overrides import apply_overrides
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+# Small enough for seconds per stage, big enough that NCF must learn tastes to pass its gate.
+TINY = [
+    "recsys.ingest.synthetic.users=300",
+    "recsys.ingest.synthetic.items=200",
+    "recsys.train.epochs=6",
+    "recsys.train.lr=0.01",
+]
+
+
+def sh(*cmd: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    if check and proc.returncode:
+        raise AssertionError(
+            f"{' '.join(cmd)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
+        )
+    return proc
+
+
+def make_workspace(dest: Path, overrides: list[str]) -> Path:
+    """A fresh git repository holding the project's files, without any run's results."""
+    files = sh("git", "ls-files", "--cached", "--others", "--exclude-standard", cwd=REPO).stdout
+    for rel in files.split():
+        if rel == "dvc.lock" or rel.startswith(("reports/", "data/")):
+            continue
+        if (REPO / rel).is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / rel, dest / rel)
+    apply_overrides(dest, overrides)
+    sh("git", "init", "-q", cwd=dest)
+    sh("git", "-c", "user.name=t", "-c", "user.email=t@t", "add", "-A", cwd=dest)
+    sh("git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init", cwd=dest)
+    return dest
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    return make_workspace(tmp_path / "ws", TINY)
+
+
+@pytest.fixture(scope="session")
+def prefect_server():
+    """One temporary Prefect server for the whole session (it costs seconds to start)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
