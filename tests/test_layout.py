@@ -1,5 +1,6 @@
 """dvc.yaml spells the layout that tasks/common/paths.py derives: they must agree."""
 
+import pytest
 import yaml
 
 from tasks.common.params import load_params
@@ -13,28 +14,24 @@ def test_dvc_yaml_covers_every_domain_and_step_in_order():
     assert load_params(REPO)["domains"] == list(DOMAINS)
 
 
-def test_dvc_yaml_outputs_are_the_derived_paths():
-    dvc = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
-    for domain in DOMAINS:
-        paths = domain_paths(domain, REPO)
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_dvc_yaml_outputs_are_the_derived_paths(domain):
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    paths = domain_paths(domain, REPO)
 
-        def rel(p, root=paths.root):
-            return p.relative_to(root).as_posix()
+    def declared(step, kind="outs"):
+        names = [next(iter(o)) if isinstance(o, dict) else o for o in stages[step]["do"][kind]]
+        return [n.replace("${item}", domain) for n in names]
 
-        def outs(step, kind="outs"):
-            return [
-                next(iter(o)) if isinstance(o, dict) else o for o in dvc[step]["do"].get(kind, [])
-            ]
+    def rel(*ps):
+        return [p.relative_to(REPO).as_posix() for p in ps]
 
-        def expand(items):
-            return [i.replace("${item}", domain) for i in items]
-
-        assert expand(outs("ingest")) == [rel(paths.raw)]
-        assert expand(outs("preprocess")) == [rel(paths.processed)]
-        assert expand(outs("train")) == [rel(paths.model)]
-        assert expand(outs("evaluate", "metrics")) == [rel(paths.metrics)]
-        assert expand(outs("evaluate", "plots")) == [rel(paths.plots)]
-        assert expand(outs("register")) == [rel(paths.registration)]
+    assert declared("ingest") == rel(paths.raw)
+    assert declared("preprocess") == rel(paths.processed)
+    assert declared("train") == rel(paths.model)
+    assert declared("evaluate", "metrics") == rel(paths.metrics)
+    assert declared("evaluate", "plots") == rel(paths.plots)
+    assert declared("register") == rel(paths.registration)
 
 
 def test_dvc_artifacts_point_at_each_domains_model():

@@ -12,6 +12,13 @@ from tasks.recsys.train import TrainParams, epoch_samples, load_model, save_mode
 CFG = NeuMFConfig(gmf_dim=8, mlp_layers=(32, 16, 8), dropout=0.1)
 
 
+def assert_same_weights(a: torch.nn.Module, b: torch.nn.Module) -> None:
+    sa, sb = a.state_dict(), b.state_dict()
+    assert sa.keys() == sb.keys()
+    for name in sa:
+        assert torch.equal(sa[name], sb[name]), name
+
+
 @pytest.fixture(scope="module")
 def tiny():
     return split(synthesize(Synthetic(users=300, items=200, seed=1)), PreprocessParams())
@@ -44,16 +51,14 @@ def test_resume_after_a_stop_matches_an_uninterrupted_run(tiny, tmp_path):
     assert train(tiny, CFG, p, tmp_path / "b", stop_after=1) is None
     assert (tmp_path / "b" / "last.pt").is_file()
     resumed = train(tiny, CFG, p, tmp_path / "b")
-    for (name, a), (_, b) in zip(straight.state_dict().items(), resumed.state_dict().items()):
-        assert torch.equal(a, b), name
+    assert_same_weights(straight, resumed)
 
 
 def test_a_checkpoint_for_other_params_is_not_resumed(tiny, tmp_path):
     train(tiny, CFG, TrainParams(epochs=2, batch_size=512, lr=0.01), tmp_path, stop_after=1)
     fresh = train(tiny, CFG, TrainParams(epochs=2, batch_size=512), tmp_path / "clean")
     other = train(tiny, CFG, TrainParams(epochs=2, batch_size=512), tmp_path)
-    for a, b in zip(fresh.state_dict().values(), other.state_dict().values()):
-        assert torch.equal(a, b)
+    assert_same_weights(fresh, other)
 
 
 def test_saved_model_round_trips(tiny, tmp_path):
