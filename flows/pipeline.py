@@ -36,8 +36,9 @@ def stage_env() -> dict[str, str]:
 def up_to_date(root: str, target: str) -> bool:
     from dvc.repo import Repo
 
+    # DVC resolves a bare stage name against the current directory: name the file.
     with Repo(root) as repo:
-        return not repo.status(targets=[target])
+        return not repo.status(targets=[f"{Path(root) / 'dvc.yaml'}:{target}"])
 
 
 @task(task_run_name="{step}@{domain}")

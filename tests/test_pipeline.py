@@ -1,0 +1,225 @@
+"""End to end in temporary clones: real DVC, a real Prefect server, the real CLI."""
+
+import hashlib
+import json
+
+import pandas as pd
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+from flows.pipeline import RAN, SKIPPED, all_domains
+from tasks.common.paths import STEPS, domain_paths
+from tests.conftest import TINY, make_workspace, sh
+
+pytestmark = pytest.mark.slow
+
+
+def digest(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def tree_digest(folder) -> dict[str, str]:
+    return {str(p.relative_to(folder)): digest(p) for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def repro_workspace(tmp_path_factory):
+    """One clone reproduced with `dvc repro`, shared by the tests that only read it."""
+    ws = make_workspace(tmp_path_factory.mktemp("repro"), TINY)
+    first = sh("dvc", "repro", cwd=ws).stdout
+    for step in STEPS:
+        assert f"Running stage '{step}@recsys'" in first
+    return ws
+
+
+def test_second_repro_runs_nothing_and_status_is_clean(repro_workspace):
+    lock = digest(repro_workspace / "dvc.lock")
+    again = sh("dvc", "repro", cwd=repro_workspace).stdout
+    assert "Running stage" not in again
+    assert again.count("didn't change, skipping") == len(STEPS)
+    assert "up to date" in sh("dvc", "status", cwd=repro_workspace).stdout
+    assert digest(repro_workspace / "dvc.lock") == lock
+
+
+def test_metrics_and_plots_show(repro_workspace, tmp_path):
+    metrics = json.loads(sh("dvc", "metrics", "show", "--json", cwd=repro_workspace).stdout)
+    values = next(iter(metrics.values()))["data"]["reports/recsys/metrics.json"]["data"]
+    for key in (
+        "hr_at_10",
+        "ndcg_at_10",
+        "full_hr_at_10",
+        "baseline_hr_at_10",
+        "baseline_ndcg_at_10",
+    ):
+        assert 0 <= values[key] <= 1
+    assert values["hr_at_10"] > values["baseline_hr_at_10"]
+    sh("dvc", "plots", "show", "-o", str(tmp_path / "plots"), cwd=repro_workspace)
+    html = (tmp_path / "plots" / "index.html").read_text()
+    assert "hr_at_k.csv" in html and "train_loss" in html
+
+
+def test_models_lists_the_registered_version(repro_workspace):
+    out = sh("verticals", "models", "recsys", cwd=repro_workspace).stdout
+    row = out.splitlines()[2].split()
+    assert row[:2] == ["recsys", "v0001"] and row[-1] == "production"
+    assert "hr_at_10=" in out
+
+
+def test_predict_writes_top_k_with_original_ids(repro_workspace, tmp_path):
+    out = tmp_path / "recs.parquet"
+    sh(
+        "verticals",
+        "predict",
+        "recsys",
+        "--output",
+        str(out),
+        "--users",
+        "3,7",
+        "--k",
+        "5",
+        cwd=repro_workspace,
+    )
+    recs = pd.read_parquet(out)
+    assert recs.user.tolist() == [3] * 5 + [7] * 5
+    assert recs["rank"].tolist() == [1, 2, 3, 4, 5] * 2
+    raw = pd.read_parquet(domain_paths("recsys", repro_workspace).raw / "interactions.parquet")
+    seen = set(zip(raw.user, raw.item, strict=True))
+    assert not any((u, i) in seen for u, i in zip(recs.user, recs.item, strict=True))
+    assert set(recs.item) <= set(raw.item)
+    assert recs.groupby("user").score.apply(lambda s: s.is_monotonic_decreasing).all()
+
+
+def test_predict_all_users_from_a_named_version(repro_workspace, tmp_path):
+    out = tmp_path / "all.parquet"
+    sh(
+        "verticals",
+        "predict",
+        "recsys",
+        "--model",
+        "v0001",
+        "--output",
+        str(out),
+        cwd=repro_workspace,
+    )
+    recs = pd.read_parquet(out)
+    assert recs.user.nunique() == 300 and len(recs) == 3000
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["predict", "recsys", "--output", "x.parquet", "--users", "3,nobody"],
+            "error: unknown user id(s): nobody",
+        ),
+        (
+            ["predict", "recsys", "--output", "x.parquet", "--model", "v0042"],
+            "error: no model 'v0042'",
+        ),
+        (["stage", "recsys", "deploy"], "invalid choice: 'deploy'"),
+        (["stage", "finance", "train"], "invalid choice: 'finance'"),
+        (["run", "finance"], "invalid choice: 'finance'"),
+        (["run", "--set", "recsys.train.epoch=3"], "recsys.train.epoch is not in"),
+    ],
+)
+def test_cli_refuses_bad_arguments_in_one_line(repro_workspace, args, message):
+    lock = digest(repro_workspace / "dvc.lock")
+    proc = sh("verticals", *args, cwd=repro_workspace, check=False)
+    assert proc.returncode == 2
+    assert message in proc.stderr.strip().splitlines()[-1]
+    assert "Traceback" not in proc.stderr
+    assert not (repro_workspace / "x.parquet").exists()
+    assert digest(repro_workspace / "dvc.lock") == lock
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("user,item,timestamp\n1,2,3\n", "bad.csv: missing column(s) 'rating'"),
+        (
+            "user,item,rating,timestamp\n1,2,5,3\n1,3,x,4\n",
+            "bad.csv: row 2: rating 'x' is not a number",
+        ),
+        ("", "bad.csv: the file is empty"),
+        (None, "cannot read"),
+    ],
+)
+def test_bad_input_fails_clearly_and_keeps_lock_and_registry(tmp_path, content, message):
+    ws = make_workspace(tmp_path / "ws", TINY)
+    sh("dvc", "repro", cwd=ws)
+    paths = domain_paths("recsys", ws)
+    before = digest(ws / "dvc.lock"), tree_digest(paths.registry), tree_digest(paths.model)
+    source = tmp_path / "bad.csv"
+    if content is not None:
+        source.write_text(content)
+    sh("verticals", "run", "--help", cwd=ws)  # the CLI itself stays usable
+    from flows.overrides import apply_overrides
+
+    apply_overrides(ws, [f"recsys.ingest.source={source}"])
+    proc = sh("dvc", "repro", cwd=ws, check=False)
+    assert proc.returncode != 0
+    assert message in proc.stdout + proc.stderr
+    direct = sh("verticals", "stage", "recsys", "ingest", cwd=ws, check=False)
+    assert direct.returncode == 2
+    assert direct.stderr.strip().startswith("error: ") and message in direct.stderr
+    assert len(direct.stderr.strip().splitlines()) == 1
+    after = digest(ws / "dvc.lock"), tree_digest(paths.registry), tree_digest(paths.model)
+    assert after == before
+    assert not [p for p in paths.data.rglob("*") if p.name.endswith(".tmp")]
+
+
+def test_experiment_runs_and_a_failed_gate_keeps_production(workspace):
+    sh("dvc", "repro", cwd=workspace)
+    sh(
+        "dvc",
+        "exp",
+        "run",
+        "-n",
+        "short",
+        "-S",
+        "recsys.train.epochs=3",
+        "-S",
+        "recsys.register.tolerance=-1",
+        cwd=workspace,
+    )
+    shown = sh("dvc", "exp", "show", "--csv", cwd=workspace).stdout
+    assert "short" in shown and "recsys.train.epochs" in shown
+    paths = domain_paths("recsys", workspace)
+    decision = json.loads(paths.registration.read_text())
+    assert decision["version"] == "v0002" and decision["aliases"] == []
+    assert not decision["gate"]["passed"]
+    assert json.loads((paths.registry / "aliases.json").read_text()) == {"production": "v0001"}
+
+
+def test_prefect_flow_matches_dvc_repro(repro_workspace, tmp_path, prefect_server):
+    ws = make_workspace(tmp_path / "flow", TINY)
+    state = all_domains(["recsys"], str(ws), return_state=True)
+    [row] = state.result()
+    assert row["stages"] == dict.fromkeys(STEPS, RAN)
+    assert row["version"] == "v0001" and row["aliases"] == ["production"]
+    assert (ws / "dvc.lock").read_bytes() == (repro_workspace / "dvc.lock").read_bytes()
+    assert "up to date" in sh("dvc", "status", cwd=ws).stdout
+
+    [again] = all_domains(["recsys"], str(ws))
+    assert again["stages"] == dict.fromkeys(STEPS, SKIPPED)
+
+    with get_client(sync_client=True) as client:
+        logs = client.read_logs(
+            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[child_run(client, state)]))
+        )
+    text = "\n".join(log.message for log in logs)
+    assert "Running stage 'train@recsys'" in text
+    assert "trained NeuMF for 6 epochs" in text
+
+
+def child_run(client, state):
+    parent = state.state_details.flow_run_id
+    runs = client.read_flow_runs()
+    return next(
+        r.id
+        for r in runs
+        if r.parent_task_run_id
+        and r.name == "recsys"
+        and client.read_task_run(r.parent_task_run_id).flow_run_id == parent
+    )
