@@ -8,6 +8,7 @@ Either way DVC decides, and both drivers leave the same `dvc.lock`.
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
@@ -15,7 +16,7 @@ from prefect import flow, get_run_logger, task
 from tasks.common.io import read_json
 from tasks.common.paths import DOMAINS, STEPS, domain_paths
 
-RAN, SKIPPED = "ran", "skipped"
+RAN, RESTORED, SKIPPED = "ran", "restored", "skipped"  # restored: from DVC's run cache
 GPU_TAG = "gpu"  # training tasks carry it, so a Prefect tag concurrency limit can cap them
 
 
@@ -43,12 +44,13 @@ def up_to_date(root: str, target: str) -> bool:
 
 @task(task_run_name="{step}@{domain}")
 def stage(domain: str, step: str, root: str) -> str:
+    """Bring one stage up to date through DVC: RAN, RESTORED or SKIPPED."""
     logger = get_run_logger()
     target = f"{step}@{domain}"
     if up_to_date(root, target):
         logger.info(f"Stage '{target}' didn't change, skipping (dvc status)")
         return SKIPPED
-    ran = False
+    outcome = SKIPPED
     with subprocess.Popen(
         dvc("repro", "--single-item", target),
         cwd=root,
@@ -60,19 +62,23 @@ def stage(domain: str, step: str, root: str) -> str:
         for line in proc.stdout:
             if line.strip():
                 logger.info(line.rstrip())
-            ran = ran or line.startswith("Running stage")
+            if line.startswith("Running stage"):
+                outcome = RAN
+            elif "is cached - skipping run" in line:
+                outcome = RESTORED
     if proc.returncode:
         raise StageFailed(f"{target} failed with exit code {proc.returncode}; its log says why")
-    return RAN if ran else SKIPPED
+    return outcome
 
 
-def summarize(domain: str, root: Path, outcomes: dict[str, str]) -> dict:
+def summarize(domain: str, root: Path, outcomes: dict[str, str], seconds: dict) -> dict:
     paths = domain_paths(domain, root)
     decision = read_json(paths.registration)
     metrics = read_json(paths.metrics)
     return {
         "domain": domain,
         "stages": outcomes,
+        "seconds": seconds,
         "metrics": {name: metrics[name] for name in decision["key_metrics"]},
         "version": decision["version"],
         "aliases": decision["aliases"],
@@ -83,11 +89,13 @@ def summarize(domain: str, root: Path, outcomes: dict[str, str]) -> dict:
 @flow(flow_run_name="{domain}")
 def domain_pipeline(domain: str, root: str) -> dict:
     """ingest -> preprocess -> train -> evaluate -> register for one domain."""
-    outcomes = {}
+    outcomes, seconds = {}, {}
     for step in STEPS:
         tags = [GPU_TAG] if step == "train" else []
+        start = time.perf_counter()
         outcomes[step] = stage.with_options(tags=[domain, *tags])(domain, step, root)
-    return summarize(domain, Path(root), outcomes)
+        seconds[step] = round(time.perf_counter() - start, 2)
+    return summarize(domain, Path(root), outcomes, seconds)
 
 
 @flow(name="verticals", flow_run_name="all")

@@ -20,7 +20,10 @@ def summary_table(rows: list[dict]) -> str:
         [
             [
                 r["domain"],
-                " ".join(f"{step}:{outcome}" for step, outcome in r["stages"].items()),
+                " ".join(
+                    f"{step}:{outcome}({r['seconds'][step]:.1f}s)"
+                    for step, outcome in r["stages"].items()
+                ),
                 fmt_metrics(r["metrics"]),
                 r["version"],
                 ",".join(r["aliases"]) or ("-" if r["gate_passed"] else "- (gate failed)"),

@@ -1,5 +1,4 @@
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -7,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from flows.overrides import apply_overrides
+from tasks.common.workspace import clone_workspace, commit_all
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -30,18 +30,10 @@ def sh(*cmd: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
 
 
 def make_workspace(dest: Path, overrides: list[str]) -> Path:
-    """A fresh git repository holding the project's files, without any run's results."""
-    files = sh("git", "ls-files", "--cached", "--others", "--exclude-standard", cwd=REPO).stdout
-    for rel in files.split():
-        if rel == "dvc.lock" or rel.startswith(("reports/", "data/")):
-            continue
-        if (REPO / rel).is_file():
-            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / rel, dest / rel)
+    dest.mkdir(parents=True, exist_ok=True)
+    clone_workspace(REPO, dest)
     apply_overrides(dest, overrides)
-    sh("git", "init", "-q", cwd=dest)
-    sh("git", "-c", "user.name=t", "-c", "user.email=t@t", "add", "-A", cwd=dest)
-    sh("git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init", cwd=dest)
+    commit_all(dest, "tiny overrides")
     return dest
 
 

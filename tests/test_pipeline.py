@@ -197,6 +197,7 @@ def test_prefect_flow_matches_dvc_repro(repro_workspace, tmp_path, prefect_serve
     state = all_domains(["recsys"], str(ws), return_state=True)
     [row] = state.result()
     assert row["stages"] == dict.fromkeys(STEPS, RAN)
+    assert all(s > 0 for s in row["seconds"].values())
     assert row["version"] == "v0001" and row["aliases"] == ["production"]
     assert (ws / "dvc.lock").read_bytes() == (repro_workspace / "dvc.lock").read_bytes()
     assert "up to date" in sh("dvc", "status", cwd=ws).stdout
