@@ -22,12 +22,17 @@ def cmd_stage(args: argparse.Namespace) -> None:
 
 def cmd_run(args: argparse.Namespace) -> None:
     from flows.overrides import apply_overrides
-    from flows.pipeline import all_domains
+    from flows.pipeline import all_domains, domain_pipeline
     from flows.report import summary_table
 
     root = workspace_root()
     apply_overrides(root, args.set)
-    rows = all_domains(list(args.domains or DOMAINS), str(root))
+    domains = args.domains or DOMAINS
+    # One domain is one flow run; several are subflows of one parent run.
+    if len(domains) == 1:
+        rows = [domain_pipeline(domains[0], str(root))]
+    else:
+        rows = all_domains(list(domains), str(root))
     print(summary_table(rows))
 
 

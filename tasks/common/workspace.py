@@ -11,7 +11,9 @@ RESULTS = ("dvc.lock", "reports/", "data/")
 
 
 def git(*args: str, cwd: Path) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout
+    return subprocess.run(
+        ["git", *args], cwd=cwd, capture_output=True, text=True, check=True
+    ).stdout
 
 
 def clone_workspace(src: Path, dest: Path) -> Path:
