@@ -5,7 +5,7 @@ import importlib
 import sys
 from pathlib import Path
 
-from tasks.common.errors import InputError
+from tasks.common.errors import InputError, StageFailed
 from tasks.common.paths import DOMAINS, STEPS, domain_paths, workspace_root
 
 
@@ -104,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except StageFailed as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     return 0
 
 

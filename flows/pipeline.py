@@ -13,15 +13,12 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 
+from tasks.common.errors import StageFailed
 from tasks.common.io import read_json
 from tasks.common.paths import DOMAINS, STEPS, domain_paths
 
 RAN, RESTORED, SKIPPED = "ran", "restored", "skipped"  # restored: from DVC's run cache
 GPU_TAG = "gpu"  # training tasks carry it, so a Prefect tag concurrency limit can cap them
-
-
-class StageFailed(RuntimeError):
-    pass
 
 
 def dvc(*args: str) -> list[str]:
@@ -50,7 +47,7 @@ def stage(domain: str, step: str, root: str) -> str:
     if up_to_date(root, target):
         logger.info(f"Stage '{target}' didn't change, skipping (dvc status)")
         return SKIPPED
-    outcome = SKIPPED
+    outcome, why = SKIPPED, None
     with subprocess.Popen(
         dvc("repro", "--single-item", target),
         cwd=root,
@@ -62,12 +59,14 @@ def stage(domain: str, step: str, root: str) -> str:
         for line in proc.stdout:
             if line.strip():
                 logger.info(line.rstrip())
+            if line.startswith("error: "):  # the stage's own one-line reason
+                why = line.strip().removeprefix("error: ")
             if line.startswith("Running stage"):
                 outcome = RAN
             elif "is cached - skipping run" in line:
                 outcome = RESTORED
     if proc.returncode:
-        raise StageFailed(f"{target} failed with exit code {proc.returncode}; its log says why")
+        raise StageFailed(f"{target} failed: {why or f'exit code {proc.returncode}'}")
     return outcome
 
 

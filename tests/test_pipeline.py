@@ -224,3 +224,22 @@ def child_run(client, state):
         and r.name == "recsys"
         and client.read_task_run(r.parent_task_run_id).flow_run_id == parent
     )
+
+
+def test_verticals_run_names_the_failed_stage_in_one_line(tmp_path, prefect_server):
+    from prefect.settings import PREFECT_API_URL
+
+    ws = make_workspace(tmp_path / "ws", [*TINY, f"recsys.ingest.source={tmp_path}/none.csv"])
+    proc = sh(
+        "verticals",
+        "run",
+        "recsys",
+        cwd=ws,
+        check=False,
+        env={"PREFECT_API_URL": PREFECT_API_URL.value()},
+    )
+    assert proc.returncode == 1
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ingest@recsys failed: cannot read ")
+    assert "none.csv" in last
+    assert not (ws / "dvc.lock").exists()
