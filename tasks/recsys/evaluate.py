@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from tasks.common.io import atomic_dir, write_json
+from tasks.common.io import atomic_dir
+from tasks.common.metrics import describe, write_metrics
 from tasks.common.params import stage_params
 from tasks.common.paths import DomainPaths
 from tasks.recsys import preprocess
@@ -98,5 +99,5 @@ def run(paths: DomainPaths) -> None:
     metrics, curve = evaluate(preprocess.load(paths.processed), load_model(paths.model), p)
     with atomic_dir(paths.plots) as tmp:
         curve.round(6).to_csv(tmp / CURVE, index=False)
-    write_json(paths.metrics, {k: round(v, 6) for k, v in metrics.items()})
-    print(" ".join(f"{k}={v:.4f}" for k, v in metrics.items() if isinstance(v, float)))
+    write_metrics(paths.metrics, metrics)
+    print(describe(metrics))

@@ -1,0 +1,34 @@
+"""Screen scans with a registered model: probability and label at its registered threshold."""
+
+import argparse
+from pathlib import Path
+
+from tasks.common.io import atomic_path
+from tasks.common.paths import DomainPaths
+from tasks.common.registry import Registry
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--input",
+        required=True,
+        help="a folder of PNG/JPEG/DICOM files (searched recursively), or an .npz with "
+        "'images' or '<split>_images' arrays; other sizes are resized to the model's",
+    )
+
+
+def main(paths: DomainPaths, args: argparse.Namespace) -> str:
+    from tasks.common.params import parse
+    from tasks.medical.ingest import Window
+    from tasks.medical.screen import screen  # TensorFlow loads only when predicting
+
+    registry = Registry(paths.registry)
+    record = registry.record(args.model)
+    threshold = record["metrics"]["threshold"]
+    # DICOM scans get the window the model was trained with
+    window = parse(Window, record["params"]["ingest"]["window"], "medical.ingest.window")
+    preds = screen(registry.resolve(args.model), args.input, threshold, window)
+    with atomic_path(Path(args.output)) as tmp:
+        preds.to_parquet(tmp, index=False)
+    positive = int(preds.label.sum())
+    return f"screened {len(preds)} scans, {positive} flagged at {threshold:.4f} -> {args.output}"

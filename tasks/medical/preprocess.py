@@ -1,0 +1,118 @@
+"""Decode once, resize to the params size, split (stratified unless the source has a split).
+
+Writes uint8 arrays per split, so no epoch decodes an image again; the model rescales to [0, 1].
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from sklearn.model_selection import train_test_split
+
+from tasks.common.errors import InputError
+from tasks.common.images import resize
+from tasks.common.io import atomic_dir, write_json
+from tasks.common.params import stage_params
+from tasks.common.paths import DomainPaths
+from tasks.medical.ingest import OUTPUT as RAW
+from tasks.medical.ingest import SPLITS
+
+STATS = "stats.json"
+
+
+@dataclass(frozen=True)
+class PreprocessParams:
+    size: int = 64
+    val_fraction: float = 0.15
+    test_fraction: float = 0.15
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Arrays:
+    images: np.ndarray  # (N, size, size, 1) uint8
+    labels: np.ndarray  # (N,) int8
+
+
+def decode(table: pa.Table, size: int) -> np.ndarray:
+    """Raw pixel bytes -> (N, size, size, 1) uint8, resized where needed."""
+    columns = (table[c].to_pylist() for c in ("pixels", "height", "width"))
+    rows = zip(*columns, strict=True)
+    images = [resize(np.frombuffer(px, np.uint8).reshape(h, w), size) for px, h, w in rows]
+    return np.stack(images)[..., None]
+
+
+def assign_splits(labels: np.ndarray, given: list, p: PreprocessParams) -> np.ndarray:
+    """The source's split where it has one; otherwise a stratified, seeded split."""
+    if all(s in SPLITS for s in given):
+        return np.asarray(given)
+    index = np.arange(len(labels))
+    holdout = p.val_fraction + p.test_fraction
+    train, rest = train_test_split(index, test_size=holdout, stratify=labels, random_state=p.seed)
+    val, test = train_test_split(
+        rest, test_size=p.test_fraction / holdout, stratify=labels[rest], random_state=p.seed
+    )
+    out = np.empty(len(labels), dtype=object)
+    out[train], out[val], out[test] = "train", "val", "test"
+    return out
+
+
+def split_arrays(
+    images: np.ndarray, labels: np.ndarray, splits: np.ndarray, source: str
+) -> dict[str, Arrays]:
+    out = {}
+    for name in SPLITS:
+        mask = splits == name
+        classes = np.unique(labels[mask])
+        if len(classes) < 2:
+            raise InputError(
+                f"{source}: the {name} split has {mask.sum()} scans of class(es) {classes.tolist()}; "
+                "screening needs both 0 and 1 (AUC is undefined otherwise)"
+            )
+        out[name] = Arrays(images[mask], labels[mask])
+    return out
+
+
+def prepare(table: pa.Table, p: PreprocessParams, source: str) -> dict[str, Arrays]:
+    labels = table["label"].to_numpy().astype(np.int8)
+    if len(np.unique(labels)) < 2:
+        raise InputError(
+            f"{source}: every scan has label {labels[0]}; screening needs both 0 and 1"
+        )
+    splits = assign_splits(labels, table["split"].to_pylist(), p)
+    return split_arrays(decode(table, p.size), labels, splits, source)
+
+
+def save(arrays: dict[str, Arrays], folder: Path) -> None:
+    for name, a in arrays.items():
+        np.save(folder / f"{name}_images.npy", a.images)
+        np.save(folder / f"{name}_labels.npy", a.labels)
+    write_json(
+        folder / STATS,
+        {
+            name: {"scans": len(a.labels), "positive": int(a.labels.sum())}
+            for name, a in arrays.items()
+        },
+    )
+
+
+def load(folder: Path, split: str) -> Arrays:
+    return Arrays(
+        np.load(folder / f"{split}_images.npy", allow_pickle=False),
+        np.load(folder / f"{split}_labels.npy", allow_pickle=False),
+    )
+
+
+def run(paths: DomainPaths) -> None:
+    p = stage_params(paths.root, PreprocessParams, "medical.preprocess")
+    source = paths.raw / RAW
+    arrays = prepare(pq.read_table(source), p, str(source))
+    with atomic_dir(paths.processed) as tmp:
+        save(arrays, tmp)
+    print(
+        ", ".join(
+            f"{k}: {len(a.labels)} ({int(a.labels.sum())} positive)" for k, a in arrays.items()
+        )
+    )
