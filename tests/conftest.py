@@ -16,6 +16,8 @@ TINY = [
     "recsys.ingest.synthetic.items=200",
     "recsys.train.epochs=6",
     "recsys.train.lr=0.01",
+    "medical.ingest.synthetic.count=600",
+    "medical.train.epochs=3",
 ]
 
 

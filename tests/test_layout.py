@@ -39,3 +39,9 @@ def test_dvc_artifacts_point_at_each_domains_model():
     for domain in DOMAINS:
         paths = domain_paths(domain, REPO)
         assert artifacts[f"{domain}-model"]["path"] == paths.model.relative_to(REPO).as_posix()
+
+
+def test_the_committed_lock_lists_every_stage_in_dag_order():
+    """Both drivers update dvc.lock in place, so a clone's lock must already hold every stage."""
+    lock = yaml.safe_load((REPO / "dvc.lock").read_text())["stages"]
+    assert set(lock) == {f"{step}@{domain}" for step in STEPS for domain in DOMAINS}

@@ -1,4 +1,4 @@
-"""A fresh git workspace holding a project's files but none of a run's results.
+"""A fresh git workspace holding a project's files, as `git clone` plus uncommitted edits would.
 
 Tests and benchmarks run in one, so they never touch the developer's own data, lock or registry.
 """
@@ -6,8 +6,6 @@ Tests and benchmarks run in one, so they never touch the developer's own data, l
 import shutil
 import subprocess
 from pathlib import Path
-
-RESULTS = ("dvc.lock", "reports/", "data/")
 
 
 def git(*args: str, cwd: Path) -> str:
@@ -19,7 +17,7 @@ def git(*args: str, cwd: Path) -> str:
 def clone_workspace(src: Path, dest: Path) -> Path:
     files = git("ls-files", "--cached", "--others", "--exclude-standard", cwd=src).split("\n")
     for rel in filter(None, files):
-        if not rel.startswith(RESULTS) and (src / rel).is_file():
+        if (src / rel).is_file():
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src / rel, dest / rel)
     commit_all(dest, init=True)

@@ -87,7 +87,7 @@ def synthesize(p: Synthetic) -> Scans:
         image += blobs(n, rng.uniform(0.8, 1.6, n), rng.uniform(0.05, 0.25, n))
     labels = (rng.random(n) < p.positive_rate).astype(np.int8)
     pos = np.flatnonzero(labels)
-    image[pos] += blobs(len(pos), rng.uniform(1.8, 4.5, len(pos)), rng.uniform(0.15, 0.6, len(pos)))
+    image[pos] += blobs(len(pos), rng.uniform(1.8, 4.5, len(pos)), rng.uniform(0.2, 0.6, len(pos)))
     image += rng.normal(scale=0.03, size=image.shape)
     pixels = (np.clip(image, 0, 1) * 255).astype(np.uint8)
     return Scans([f"synthetic/{i:05d}" for i in range(n)], list(pixels), labels, [None] * n)
@@ -98,7 +98,7 @@ def check_labels(labels: np.ndarray, source: str) -> np.ndarray:
     bad = ~np.isin(labels, (0, 1))
     if bad.any():
         row = int(np.argmax(bad))
-        raise InputError(f"{source}: row {row + 1}: label {labels[row]!r} is not 0 or 1")
+        raise InputError(f"{source}: row {row + 1}: label {labels[row]} is not 0 or 1")
     return labels.astype(np.int8)
 
 
@@ -174,7 +174,8 @@ def read_image_folder(folder: Path, p: IngestParams) -> Scans:
     unknown = sorted({c for _, c in files} - set(p.classes))
     if unknown:
         raise InputError(
-            f"{folder}: unknown class folder(s) {unknown}; medical.ingest.classes is {list(p.classes)}"
+            f"{folder}: unknown class folder(s) {unknown}; "
+            f"medical.ingest.classes is {list(p.classes)}"
         )
     images = [decode_image(path, "L") for path, _ in files]
     labels = np.array([p.classes.index(c) for _, c in files], dtype=np.int8)
@@ -196,9 +197,13 @@ def load(p: IngestParams) -> Scans:
     return read_image_folder(folder, p)
 
 
-def to_table(scans: Scans) -> pa.Table:
+def to_table(scans: Scans, source: str) -> pa.Table:
     if not scans.ids:
-        raise InputError("no scans in the source")
+        raise InputError(f"{source}: no scans")
+    if len(np.unique(scans.labels)) < 2:
+        raise InputError(
+            f"{source}: every scan has label {scans.labels[0]}; screening needs both 0 and 1"
+        )
     return pa.table(
         {
             "id": scans.ids,
@@ -214,10 +219,10 @@ def to_table(scans: Scans) -> pa.Table:
 
 
 def run(paths: DomainPaths) -> None:
-    scans = load(stage_params(paths.root, IngestParams, "medical.ingest"))
-    table = to_table(scans)
+    p = stage_params(paths.root, IngestParams, "medical.ingest")
+    scans = load(p)
+    table = to_table(scans, p.source)
     with atomic_path(paths.raw / OUTPUT) as tmp:
         pq.write_table(table, tmp)
-    print(
-        f"ingested {table.num_rows} scans ({int(scans.labels.sum())} positive) -> {paths.raw / OUTPUT}"
-    )
+    positive = int(scans.labels.sum())
+    print(f"ingested {table.num_rows} scans ({positive} positive) -> {paths.raw / OUTPUT}")

@@ -68,8 +68,8 @@ def split_arrays(
         classes = np.unique(labels[mask])
         if len(classes) < 2:
             raise InputError(
-                f"{source}: the {name} split has {mask.sum()} scans of class(es) {classes.tolist()}; "
-                "screening needs both 0 and 1 (AUC is undefined otherwise)"
+                f"{source}: the {name} split has {mask.sum()} scans of class(es) "
+                f"{classes.tolist()}; screening needs both 0 and 1 (AUC is undefined otherwise)"
             )
         out[name] = Arrays(images[mask], labels[mask])
     return out

@@ -6,7 +6,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+import keras  # noqa: E402  (after models.medical, which picks the backend)
 import numpy as np
+import tensorflow as tf  # noqa: E402
 from safetensors.numpy import load_file, save_file
 from sklearn.utils.class_weight import compute_class_weight
 
@@ -17,16 +19,13 @@ from tasks.common.paths import DomainPaths
 from tasks.medical import preprocess
 from tasks.medical.preprocess import Arrays
 
-import keras  # noqa: E402  (after models.medical, which picks the backend)
-import tensorflow as tf  # noqa: E402
-
 WEIGHTS, CONFIG, RUN_CONFIG = "model.safetensors", "model.json", "run.json"
 
 
 @dataclass(frozen=True)
 class TrainParams:
-    epochs: int = 12
-    batch_size: int = 64
+    epochs: int = 10
+    batch_size: int = 32
     lr: float = 0.001
     class_weights: bool = True
     seed: int = 0

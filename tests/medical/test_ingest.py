@@ -1,0 +1,160 @@
+import numpy as np
+import pytest
+from PIL import Image
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+from tasks.common.errors import InputError
+from tasks.medical.ingest import (
+    IngestParams,
+    Synthetic,
+    Window,
+    load,
+    read_dicom,
+    synthesize,
+    window_hu,
+)
+
+
+def write_dicom(path, hu_stored: np.ndarray, slope=1.0, intercept=-1024.0, pixels=True):
+    """A minimal CT slice, written with pydicom."""
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID, ds.SOPInstanceUID = (
+        meta.MediaStorageSOPClassUID,
+        meta.MediaStorageSOPInstanceUID,
+    )
+    ds.Modality = "CT"
+    ds.Rows, ds.Columns = hu_stored.shape
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 1
+    ds.RescaleSlope, ds.RescaleIntercept = slope, intercept
+    if pixels:
+        ds.PixelData = hu_stored.astype(np.int16).tobytes()
+    ds.save_as(path, enforce_file_format=True)
+
+
+def test_generator_is_deterministic_with_a_minority_of_positives():
+    a, b = synthesize(Synthetic(count=300, seed=5)), synthesize(Synthetic(count=300, seed=5))
+    np.testing.assert_array_equal(np.stack(a.images), np.stack(b.images))
+    assert 0.12 < a.labels.mean() < 0.28
+    assert a.images[0].shape == (64, 64) and a.images[0].dtype == np.uint8
+    pos, neg = np.stack(a.images)[a.labels == 1], np.stack(a.images)[a.labels == 0]
+    assert pos.max(axis=(1, 2)).mean() > neg.max(axis=(1, 2)).mean()  # nodules are brighter
+
+
+def test_window_maps_hounsfield_units_to_uint8():
+    w = Window(center=-600, width=1500)  # [-1350, 150]
+    got = window_hu(np.array([-2000.0, -1350.0, -600.0, 150.0, 3000.0]), w)
+    assert got.tolist() == [0, 0, 128, 255, 255]
+
+
+def test_dicom_rescale_slope_and_intercept_are_applied(tmp_path):
+    stored = np.array([[0, 424], [1024, 1174]])  # with slope 1, intercept -1024: -1024..150 HU
+    write_dicom(tmp_path / "a.dcm", stored)
+    got = read_dicom(tmp_path / "a.dcm", Window(center=-600, width=1500))
+    assert got.tolist() == window_hu(stored - 1024.0, Window(-600, 1500)).tolist()
+    write_dicom(tmp_path / "b.dcm", stored // 2, slope=2.0)
+    np.testing.assert_array_equal(read_dicom(tmp_path / "b.dcm", Window(-600, 1500)), got)
+
+
+def dicom_folder(tmp_path, rows):
+    folder = tmp_path / "dicom"
+    folder.mkdir()
+    for name, _ in rows:
+        write_dicom(folder / name, np.full((8, 8), 500))
+    (folder / "labels.csv").write_text("file,label\n" + "".join(f"{n},{y}\n" for n, y in rows))
+    return folder
+
+
+def test_a_dicom_folder_with_labels_is_ingested(tmp_path):
+    folder = dicom_folder(tmp_path, [("a.dcm", 0), ("b.dcm", 1)])
+    scans = load(IngestParams(source=str(folder)))
+    assert scans.ids == ["a.dcm", "b.dcm"] and scans.labels.tolist() == [0, 1]
+
+
+def test_dicom_without_pixel_data_is_named(tmp_path):
+    folder = dicom_folder(tmp_path, [("a.dcm", 0)])
+    write_dicom(folder / "a.dcm", np.zeros((4, 4)), pixels=False)
+    with pytest.raises(InputError, match=r"a\.dcm: DICOM file has no pixel data"):
+        load(IngestParams(source=str(folder)))
+
+
+def test_labels_csv_naming_a_missing_file(tmp_path):
+    folder = dicom_folder(tmp_path, [("a.dcm", 0)])
+    (folder / "labels.csv").write_text("file,label\na.dcm,0\nghost.dcm,1\n")
+    with pytest.raises(InputError, match=r"labels\.csv: row 2: file ghost\.dcm does not exist"):
+        load(IngestParams(source=str(folder)))
+
+
+def npz(path, **overrides):
+    arrays = {
+        f"{s}_{k}": v
+        for s in ("train", "val", "test")
+        for k, v in (
+            ("images", np.zeros((4, 28, 28), np.uint8)),
+            ("labels", np.array([[0], [1], [0], [1]])),
+        )
+    }
+    np.savez(path, **{**arrays, **overrides})
+    return str(path)
+
+
+def test_medmnist_npz_keeps_its_split(tmp_path):
+    scans = load(IngestParams(source=npz(tmp_path / "m.npz")))
+    assert len(scans.ids) == 12 and scans.splits[:4] == ["train"] * 4 and scans.splits[-1] == "test"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            {"val_labels": np.array([0, 1, 2, 0])},
+            r"m\.npz val_labels: row 3: label 2 is not 0 or 1",
+        ),
+    ],
+)
+def test_bad_npz_labels_are_named(tmp_path, overrides, message):
+    with pytest.raises(InputError, match=message):
+        load(IngestParams(source=npz(tmp_path / "m.npz", **overrides)))
+
+
+def test_npz_without_the_expected_keys(tmp_path):
+    np.savez(tmp_path / "m.npz", x=np.zeros(3))
+    with pytest.raises(InputError, match=r"m\.npz: missing key\(s\) train_images"):
+        load(IngestParams(source=str(tmp_path / "m.npz")))
+
+
+def image_folder(tmp_path):
+    root = tmp_path / "scans"
+    for cls in ("negative", "positive"):
+        (root / cls).mkdir(parents=True)
+        for i in range(2):
+            Image.fromarray(np.full((10, 12), 40 * i, np.uint8)).save(root / cls / f"{i}.png")
+    return root
+
+
+def test_an_image_folder_maps_class_folders_to_labels(tmp_path):
+    scans = load(IngestParams(source=str(image_folder(tmp_path))))
+    assert scans.labels.tolist() == [0, 0, 1, 1]
+    assert scans.images[0].shape == (10, 12)
+
+
+def test_a_truncated_png_is_named(tmp_path):
+    root = image_folder(tmp_path)
+    data = (root / "positive" / "1.png").read_bytes()
+    (root / "positive" / "1.png").write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError, match=r"positive/1\.png: not a readable image"):
+        load(IngestParams(source=str(root)))
+
+
+def test_an_unknown_class_folder_is_named(tmp_path):
+    root = image_folder(tmp_path)
+    (root / "maybe").mkdir()
+    Image.fromarray(np.zeros((4, 4), np.uint8)).save(root / "maybe" / "x.png")
+    with pytest.raises(InputError, match=r"unknown class folder\(s\) \['maybe'\]"):
+        load(IngestParams(source=str(root)))

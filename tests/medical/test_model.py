@@ -1,0 +1,93 @@
+import dataclasses
+
+import numpy as np
+import pytest
+
+from models.medical import ScreeningConfig
+from tasks.common.errors import InputError
+from tasks.medical.evaluate import choose_threshold, screening_metrics
+from tasks.medical.ingest import Synthetic, synthesize, to_table
+from tasks.medical.preprocess import PreprocessParams, prepare
+from tasks.medical.screen import screen
+from tasks.medical.train import TrainParams, load_model, save_model, train
+
+
+def test_threshold_is_the_highest_that_reaches_the_target_sensitivity():
+    labels = np.array([0, 0, 0, 1, 1, 1, 1, 0])
+    probs = np.array([0.1, 0.2, 0.6, 0.3, 0.7, 0.8, 0.9, 0.4])
+    assert choose_threshold(labels, probs, 0.75) == 0.7  # 3 of 4 positives at >= 0.7
+    assert choose_threshold(labels, probs, 1.0) == 0.3
+    m = screening_metrics(labels, probs, 0.7)
+    assert m["sensitivity"] == 0.75 and m["specificity"] == 1.0 and m["accuracy"] == 0.875
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    table = to_table(synthesize(Synthetic(count=1000, seed=2)), "tiny")
+    return prepare(table, PreprocessParams(), "tiny")
+
+
+def test_preprocess_stratifies_and_keeps_uint8(tiny):
+    assert {k: a.images.shape[1:] for k, a in tiny.items()} == {s: (64, 64, 1) for s in tiny}
+    rates = [a.labels.mean() for a in tiny.values()]
+    assert max(rates) - min(rates) < 0.03
+    assert tiny["train"].images.dtype == np.uint8
+
+
+def test_a_single_class_dataset_is_refused():
+    scans = synthesize(Synthetic(count=50, positive_rate=0.0))
+    with pytest.raises(InputError, match="source.npz: every scan has label 0"):
+        to_table(scans, "source.npz")
+
+
+def test_a_split_without_both_classes_is_refused():
+    scans = synthesize(Synthetic(count=40, seed=1))
+    labels = scans.labels
+    splits = ["train"] * 30 + ["val" if y == 0 else "test" for y in labels[30:]]
+    table = to_table(dataclasses.replace(scans, splits=splits), "x")
+    with pytest.raises(
+        InputError, match=r"raw.parquet: the val split has \d+ scans of class\(es\) \[0\]"
+    ):
+        prepare(table, PreprocessParams(), "raw.parquet")
+
+
+def test_training_reaches_auc_08_and_the_model_round_trips(tiny, tmp_path):
+    from sklearn.metrics import roc_auc_score
+
+    model = train(
+        tiny["train"], tiny["val"], ScreeningConfig(), TrainParams(epochs=12), tmp_path / "ckpt"
+    )
+    probs = model.predict(tiny["test"].images, verbose=0).reshape(-1)
+    assert roc_auc_score(tiny["test"].labels, probs) >= 0.8
+    save_model(model, ScreeningConfig(), tmp_path)
+    again = load_model(tmp_path).predict(tiny["test"].images, verbose=0).reshape(-1)
+    np.testing.assert_array_equal(probs, again)
+    assert not (tmp_path / "ckpt").exists()  # a finished run leaves no backup to resume
+
+
+def test_resume_continues_from_the_last_epoch(tiny, tmp_path):
+    cfg, p = ScreeningConfig(), TrainParams(epochs=4)
+    assert train(tiny["train"], tiny["val"], cfg, p, tmp_path / "ckpt", stop_after=2) is None
+    resumed = train(tiny["train"], tiny["val"], cfg, p, tmp_path / "ckpt")
+    assert resumed.optimizer.iterations.numpy() == 4 * int(
+        np.ceil(len(tiny["train"].labels) / p.batch_size)
+    )
+    straight = train(tiny["train"], tiny["val"], cfg, p, tmp_path / "other")
+    # Keras' BackupAndRestore does not restore the data shuffle's RNG, so a resumed run sees
+    # other batch orders after the restart: close, not bit-identical.
+    a = resumed.predict(tiny["test"].images, verbose=0)
+    b = straight.predict(tiny["test"].images, verbose=0)
+    assert np.abs(a - b).mean() < 0.1
+
+
+def test_predict_resizes_other_sizes(tmp_path, tiny):
+    model = train(
+        tiny["train"], tiny["val"], ScreeningConfig(), TrainParams(epochs=1), tmp_path / "c"
+    )
+    (tmp_path / "m").mkdir()
+    save_model(model, ScreeningConfig(), tmp_path / "m")
+    images = {"images": np.zeros((3, 100, 80), np.uint8)}
+    np.savez(tmp_path / "in.npz", **images)
+    preds = screen(tmp_path / "m", str(tmp_path / "in.npz"), 0.5, window=None)
+    assert preds.id.tolist() == ["images/0", "images/1", "images/2"]
+    assert preds.probability.between(0, 1).all() and set(preds.label) <= {0, 1}
