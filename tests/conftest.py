@@ -5,6 +5,10 @@ from pathlib import Path
 
 import pytest
 
+# TensorFlow and PyTorch share this test process (the stages never do). torch._dynamo, which
+# torch.optim loads lazily, segfaults if it first loads after TensorFlow has trained: load it now.
+import torch._dynamo  # noqa: F401, I001
+
 from flows.overrides import apply_overrides
 from tasks.common.workspace import clone_workspace, commit_all
 
