@@ -34,7 +34,7 @@ format: setup
 	$(BIN)/ruff format .
 
 bench: setup
-	$(BIN)/python -m bench.recsys
+	$(BIN)/python -m bench
 
 clean:
 	rm -rf data/*/ reports/*/ .pytest_cache
