@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup run test test-fast lint format bench clean
+.PHONY: setup run test test-fast lint format bench ui clean
 
 setup: $(STAMP)
 
@@ -35,6 +35,10 @@ format: setup
 
 bench: setup
 	$(BIN)/python -m bench
+
+# A local Prefect server and UI on http://127.0.0.1:4200; its database stays in .prefect/.
+ui: setup
+	PREFECT_HOME=$(CURDIR)/.prefect $(BIN)/prefect server start --host 127.0.0.1 --port 4200
 
 clean:
 	rm -rf data/*/ reports/*/ .pytest_cache

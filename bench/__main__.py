@@ -5,7 +5,6 @@ figures are ratios taken under the same machine load. Nothing of the developer's
 """
 
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -38,16 +37,12 @@ def timed(*cmd: str, cwd: Path) -> float:
     return time.perf_counter() - start
 
 
-def flow_seconds(ws: Path, domain: str) -> dict[str, float]:
-    """Each stage's wall time as a task of the Prefect flow, from cold."""
+def flow_seconds(domain: str) -> dict[str, float]:
+    """Each stage's wall time as a task of the Prefect flow, cold in a clone of its own."""
     from flows.pipeline import domain_pipeline
 
-    paths = domain_paths(domain, ws)
-
-    shutil.rmtree(ws / ".dvc" / "cache" / "runs", ignore_errors=True)  # or DVC restores
-    for folder in (paths.raw, paths.processed, paths.model):  # gone: every stage must run
-        shutil.rmtree(folder)
-    return domain_pipeline(domain, str(ws))["seconds"]
+    with tempfile.TemporaryDirectory() as tmp:
+        return domain_pipeline(domain, str(clone_workspace(REPO, Path(tmp))))["seconds"]
 
 
 def measure(ws: Path, domain: str) -> dict:
@@ -71,7 +66,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         ws = clone_workspace(REPO, Path(tmp))
         results = {d: measure(ws, d) for d in DOMAINS}
-        in_flow = {d: flow_seconds(ws, d) for d in DOMAINS}
+    in_flow = {d: flow_seconds(d) for d in DOMAINS}
     print(f"verticals benchmark: {os.cpu_count()} cores, default params, one run\n")
     print(
         table(
