@@ -1,13 +1,17 @@
 """Screening metrics on the test split, at a threshold chosen on validation data.
 
-The threshold is the highest one whose validation sensitivity reaches the target, which gives
-the best specificity at that sensitivity. All metrics come from scikit-learn.
+Class-weighted training inflates the probability of a finding, so the validation split first
+fits a Platt calibration (a monotone map: AUC is unchanged). The threshold is then the highest
+whose calibrated validation sensitivity reaches the target, which gives the best specificity at
+that sensitivity. All metrics come from scikit-learn.
 """
 
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit, logit
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import (
     accuracy_score,
     average_precision_score,
@@ -31,6 +35,19 @@ ROC, CONFUSION = "roc.csv", "confusion.csv"
 class EvaluateParams:
     target_sensitivity: float = 0.9
     batch_size: int = 256
+
+
+EPS = 1e-6
+
+
+def fit_calibration(labels: np.ndarray, probs: np.ndarray) -> tuple[float, float]:
+    """Platt scaling on the logit: (slope, intercept)."""
+    fit = LogisticRegression(C=1e6).fit(logit(np.clip(probs, EPS, 1 - EPS))[:, None], labels)
+    return float(fit.coef_[0, 0]), float(fit.intercept_[0])
+
+
+def calibrate(probs: np.ndarray, slope: float, intercept: float) -> np.ndarray:
+    return expit(slope * logit(np.clip(probs, EPS, 1 - EPS)) + intercept)
 
 
 def choose_threshold(labels: np.ndarray, probs: np.ndarray, target: float) -> float:
@@ -74,9 +91,14 @@ def run(paths: DomainPaths) -> None:
     def probs(a):
         return model.predict(a.images, batch_size=p.batch_size, verbose=0).reshape(-1)
 
-    threshold = choose_threshold(val.labels, probs(val), p.target_sensitivity)
-    test_probs = probs(test)
+    val_probs = probs(val)
+    slope, intercept = fit_calibration(val.labels, val_probs)
+    threshold = choose_threshold(
+        val.labels, calibrate(val_probs, slope, intercept), p.target_sensitivity
+    )
+    test_probs = calibrate(probs(test), slope, intercept)
     metrics = screening_metrics(test.labels, test_probs, threshold)
+    metrics |= {"calibration_slope": slope, "calibration_intercept": intercept}
     with atomic_dir(paths.plots) as tmp:
         for name, frame in plots(test.labels, test_probs, threshold).items():
             frame.round(6).to_csv(tmp / name, index=False)

@@ -27,7 +27,7 @@ def main(paths: DomainPaths, args: argparse.Namespace) -> str:
     threshold = record["metrics"]["threshold"]
     # DICOM scans get the window the model was trained with
     window = parse(Window, record["params"]["ingest"]["window"], "medical.ingest.window")
-    preds = screen(registry.resolve(args.model), args.input, threshold, window)
+    preds = screen(registry.resolve(args.model), args.input, record["metrics"], window)
     with atomic_path(Path(args.output)) as tmp:
         preds.to_parquet(tmp, index=False)
     positive = int(preds.label.sum())

@@ -8,6 +8,7 @@ import pandas as pd
 from tasks.common.errors import InputError
 from tasks.common.images import decode_image, resize
 from tasks.common.io import read_json
+from tasks.medical.evaluate import calibrate
 from tasks.medical.ingest import SPLITS, Window, read_dicom, to_gray
 from tasks.medical.train import CONFIG, load_model
 
@@ -48,11 +49,14 @@ def read_inputs(source: str, window: Window) -> tuple[list[str], list[np.ndarray
     return [str(f.relative_to(path)) for f in files], images
 
 
-def screen(model_dir: Path, source: str, threshold: float, window: Window) -> pd.DataFrame:
+def screen(model_dir: Path, source: str, operating: dict, window: Window) -> pd.DataFrame:
+    """`operating`: the registered metrics, with the threshold and the calibration."""
     size = read_json(model_dir / CONFIG)["size"]
     ids, images = read_inputs(source, window)
     batch = np.stack([resize(im, size) for im in images])[..., None]
-    probs = load_model(model_dir).predict(batch, batch_size=256, verbose=0).reshape(-1)
+    raw = load_model(model_dir).predict(batch, batch_size=256, verbose=0).reshape(-1)
+    probs = calibrate(raw, operating["calibration_slope"], operating["calibration_intercept"])
+    threshold = operating["threshold"]
     return pd.DataFrame(
         {"id": ids, "probability": probs, "label": (probs >= threshold).astype(np.int8)}
     )

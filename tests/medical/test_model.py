@@ -5,11 +5,24 @@ import pytest
 
 from models.medical import ScreeningConfig
 from tasks.common.errors import InputError
-from tasks.medical.evaluate import choose_threshold, screening_metrics
+from tasks.medical.evaluate import calibrate, choose_threshold, fit_calibration, screening_metrics
 from tasks.medical.ingest import Synthetic, synthesize, to_table
 from tasks.medical.preprocess import PreprocessParams, prepare
 from tasks.medical.screen import screen
 from tasks.medical.train import TrainParams, load_model, save_model, train
+
+
+def test_platt_calibration_is_monotone_and_fixes_inflated_probabilities():
+    rng = np.random.default_rng(0)
+    labels = (rng.random(2000) < 0.2).astype(int)
+    true = np.where(labels == 1, 0.7, 0.1) + rng.normal(0, 0.05, 2000).clip(-0.09, 0.09)
+    inflated = np.sqrt(true)  # the same ranking, every probability too high
+    slope, intercept = fit_calibration(labels, inflated)
+    fixed = calibrate(inflated, slope, intercept)
+    assert np.array_equal(np.argsort(fixed), np.argsort(inflated))
+    from sklearn.metrics import brier_score_loss
+
+    assert brier_score_loss(labels, fixed) < brier_score_loss(labels, inflated)
 
 
 def test_threshold_is_the_highest_that_reaches_the_target_sensitivity():
@@ -88,6 +101,7 @@ def test_predict_resizes_other_sizes(tmp_path, tiny):
     save_model(model, ScreeningConfig(), tmp_path / "m")
     images = {"images": np.zeros((3, 100, 80), np.uint8)}
     np.savez(tmp_path / "in.npz", **images)
-    preds = screen(tmp_path / "m", str(tmp_path / "in.npz"), 0.5, window=None)
+    operating = {"threshold": 0.5, "calibration_slope": 1.0, "calibration_intercept": 0.0}
+    preds = screen(tmp_path / "m", str(tmp_path / "in.npz"), operating, window=None)
     assert preds.id.tolist() == ["images/0", "images/1", "images/2"]
     assert preds.probability.between(0, 1).all() and set(preds.label) <= {0, 1}
