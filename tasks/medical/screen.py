@@ -55,7 +55,9 @@ def screen(model_dir: Path, source: str, operating: dict, window: Window) -> pd.
     ids, images = read_inputs(source, window)
     batch = np.stack([resize(im, size) for im in images])[..., None]
     raw = load_model(model_dir).predict(batch, batch_size=256, verbose=0).reshape(-1)
-    probs = calibrate(raw, operating["calibration_slope"], operating["calibration_intercept"])
+    # versions registered before calibration existed chose their threshold on raw probabilities
+    slope = operating.get("calibration_slope", 1.0)
+    probs = calibrate(raw, slope, operating.get("calibration_intercept", 0.0))
     threshold = operating["threshold"]
     return pd.DataFrame(
         {"id": ids, "probability": probs, "label": (probs >= threshold).astype(np.int8)}

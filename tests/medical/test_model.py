@@ -105,3 +105,28 @@ def test_predict_resizes_other_sizes(tmp_path, tiny):
     preds = screen(tmp_path / "m", str(tmp_path / "in.npz"), operating, window=None)
     assert preds.id.tolist() == ["images/0", "images/1", "images/2"]
     assert preds.probability.between(0, 1).all() and set(preds.label) <= {0, 1}
+
+
+def test_training_is_deterministic_on_cpu_for_a_seed(tiny, tmp_path):
+    p = TrainParams(epochs=1)
+    a = train(tiny["train"], tiny["val"], ScreeningConfig(), p, tmp_path / "a")
+    b = train(tiny["train"], tiny["val"], ScreeningConfig(), p, tmp_path / "b")
+    for wa, wb in zip(a.weights, b.weights, strict=True):
+        np.testing.assert_array_equal(np.asarray(wa), np.asarray(wb))
+
+
+def test_a_keras_applications_backbone_loads_local_weights(tmp_path):
+    from models.medical import build_screening_model
+
+    cfg = ScreeningConfig(architecture="MobileNetV2", augment=False)
+    first = build_screening_model(cfg, 32)
+    backbone = next(layer for layer in first.layers if layer.name.startswith("mobilenet"))
+    backbone.save_weights(tmp_path / "backbone.weights.h5")
+    loaded = build_screening_model(
+        dataclasses.replace(cfg, weights=str(tmp_path / "backbone.weights.h5")), 32
+    )
+    twin = next(layer for layer in loaded.layers if layer.name.startswith("mobilenet"))
+    for wa, wb in zip(backbone.weights, twin.weights, strict=True):
+        np.testing.assert_array_equal(np.asarray(wa), np.asarray(wb))
+    with pytest.raises(InputError, match="unknown medical.model.architecture 'ResNet9000'"):
+        build_screening_model(ScreeningConfig(architecture="ResNet9000"), 32)
