@@ -45,3 +45,9 @@ def test_the_committed_lock_lists_every_stage_in_dag_order():
     """Both drivers update dvc.lock in place, so a clone's lock must already hold every stage."""
     lock = yaml.safe_load((REPO / "dvc.lock").read_text())["stages"]
     assert set(lock) == {f"{step}@{domain}" for step in STEPS for domain in DOMAINS}
+
+
+def test_registration_is_cached_not_committed():
+    """It describes the local registry: committed, a fresh clone would skip registering."""
+    [out] = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]["register"]["do"]["outs"]
+    assert isinstance(out, str)  # no `cache: false`

@@ -12,6 +12,7 @@ from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 
 from flows.pipeline import RAN, SKIPPED, all_domains
 from tasks.common.paths import DOMAINS, STEPS, domain_paths
+from tasks.common.registry import Registry
 from tests.conftest import TINY, make_workspace, sh
 
 pytestmark = pytest.mark.slow
@@ -203,6 +204,7 @@ def test_prefect_flow_matches_dvc_repro(repro_workspace, tmp_path, prefect_serve
         assert row["stages"] == dict.fromkeys(STEPS, RAN)
         assert all(s > 0 for s in row["seconds"].values())
         assert row["version"] == "v0001"
+        assert Registry(domain_paths(row["domain"], ws).registry).resolve("v0001").is_dir()
     assert (ws / "dvc.lock").read_bytes() == (repro_workspace / "dvc.lock").read_bytes()
     assert "up to date" in sh("dvc", "status", cwd=ws).stdout
 
