@@ -24,7 +24,10 @@ def seed_everything(seed: int) -> None:
 def make_accelerator() -> Accelerator:
     """CUDA, then MPS, then CPU (accelerate's order); bf16 autocast only on CUDA."""
     bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    return Accelerator(mixed_precision="bf16" if bf16 else "no")
+    # cpu=True where there is no accelerator: only then does accelerate join torchrun's
+    # processes into one gloo group, instead of running them as independent copies.
+    cpu = not (torch.cuda.is_available() or torch.backends.mps.is_available())
+    return Accelerator(mixed_precision="bf16" if bf16 else "no", cpu=cpu)
 
 
 @dataclass

@@ -25,7 +25,7 @@ WEIGHTS, CONFIG, SEEN = "model.safetensors", "model.json", "seen.npy"
 @dataclass(frozen=True)
 class TrainParams:
     epochs: int = 10
-    batch_size: int = 2048
+    batch_size: int = 2048  # the global batch, shared out among DDP processes
     lr: float = 0.002
     weight_decay: float = 0.0
     negatives_per_positive: int = 4
@@ -66,13 +66,15 @@ def train(
         users, items, labels = epoch_samples(
             split, p.negatives_per_positive, np.random.default_rng([p.seed, epoch])
         )
-        # Each process takes its own stride of the shuffled samples (DDP shards the data).
+        # Each process takes its own stride of the shuffled samples and a share of the batch,
+        # so the processes' batches together are exactly the single-process batch.
         shard = slice(acc.process_index, None, acc.num_processes)
         tensors = [torch.from_numpy(a[shard]).to(acc.device) for a in (users, items, labels)]
+        per_rank = p.batch_size // acc.num_processes
         model.train()
         total = torch.zeros((), device=acc.device)
-        for start in range(0, len(tensors[0]), p.batch_size):
-            u, i, y = (t[start : start + p.batch_size] for t in tensors)
+        for start in range(0, len(tensors[0]), per_rank):
+            u, i, y = (t[start : start + per_rank] for t in tensors)
             with acc.autocast():
                 loss = loss_fn(model(u, i).float(), y)
             optimizer.zero_grad(set_to_none=True)
