@@ -6,7 +6,6 @@ figures are ratios taken under the same machine load. Nothing of the developer's
 
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -15,13 +14,13 @@ from pathlib import Path
 import torch._dynamo  # noqa: F401, I001
 
 from bench import medical, recsys
+from flows.pipeline import stage_env
 from flows.report import table
 from tasks.common.io import read_json
 from tasks.common.paths import DOMAINS, STEPS, domain_paths
 from tasks.common.workspace import clone_workspace
 
 REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 THROUGHPUT = {"recsys": recsys.throughput, "medical": medical.throughput}
 TARGETS = {"recsys": "1.5x", "medical": "1.3x"}
 QUALITY = {
@@ -31,9 +30,8 @@ QUALITY = {
 
 
 def timed(*cmd: str, cwd: Path) -> float:
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
     start = time.perf_counter()
-    subprocess.run(cmd, cwd=cwd, env=env, check=True, capture_output=True)
+    subprocess.run(cmd, cwd=cwd, env=stage_env(), check=True, capture_output=True)
     return time.perf_counter() - start
 
 

@@ -1,6 +1,4 @@
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -10,10 +8,10 @@ import pytest
 import torch._dynamo  # noqa: F401, I001
 
 from flows.overrides import apply_overrides
+from flows.pipeline import stage_env
 from tasks.common.workspace import clone_workspace, commit_all
 
 REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 # Small enough for seconds per stage, big enough that NCF must learn tastes to pass its gate.
 TINY = [
     "recsys.ingest.synthetic.users=300",
@@ -28,7 +26,7 @@ TINY = [
 def sh(
     *cmd: str, cwd: Path, check: bool = True, env: dict | None = None
 ) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", **(env or {})}
+    env = {**stage_env(), **(env or {})}
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     if check and proc.returncode:
         raise AssertionError(

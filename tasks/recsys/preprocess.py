@@ -5,6 +5,7 @@ still receive recommendations, but they are not scored (the count is in `stats.j
 """
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +37,7 @@ class Split:
     test: pd.DataFrame
     negatives: np.ndarray  # (len(test), negatives), row-aligned with test
 
-    @property
+    @cached_property  # every training epoch asks for it
     def seen(self) -> np.ndarray:
         """Sorted pair keys of every known interaction, train and test."""
         both = pd.concat([self.train, self.test])
