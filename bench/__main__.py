@@ -13,7 +13,7 @@ from pathlib import Path
 # torch._dynamo segfaults if it first loads after TensorFlow has trained in the same process
 import torch._dynamo  # noqa: F401, I001
 
-from bench import medical, recsys
+from bench import medical, recsys, text, vision
 from flows.pipeline import stage_env
 from flows.report import table
 from tasks.common.io import read_json
@@ -21,11 +21,13 @@ from tasks.common.paths import DOMAINS, STEPS, domain_paths
 from tasks.common.workspace import clone_workspace
 
 REPO = Path(__file__).resolve().parents[1]
-THROUGHPUT = {"recsys": recsys.throughput, "medical": medical.throughput}
-TARGETS = {"recsys": "1.5x", "medical": "1.3x"}
+THROUGHPUT = {m.__name__.split(".")[-1]: m.throughput for m in (recsys, medical, text, vision)}
+TARGETS = {"recsys": "1.5x", "medical": "1.3x", "text": "2x", "vision": "3x"}
 QUALITY = {
     "recsys": lambda m: f"hr@10 {m['hr_at_10'] / m['baseline_hr_at_10']:.2f}x popularity (>= 1.5x)",
     "medical": lambda m: f"auc {m['auc']:.3f} (>= 0.9)",
+    "text": lambda m: f"accuracy {m['accuracy']:.3f} (>= 0.9)",
+    "vision": lambda m: f"accuracy {m['accuracy']:.3f} (>= 0.95)",
 }
 
 

@@ -1,4 +1,7 @@
+import functools
+import http.server
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -20,6 +23,11 @@ TINY = [
     "recsys.train.lr=0.01",
     "medical.ingest.synthetic.count=600",
     "medical.train.epochs=3",
+    "text.ingest.synthetic.count=800",
+    "text.train.epochs=3",
+    "vision.preprocess.size=16",
+    "vision.preprocess.resize=18",
+    "vision.train.epochs=3",
 ]
 
 
@@ -55,3 +63,14 @@ def prefect_server():
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+@pytest.fixture
+def http_folder(tmp_path):
+    """A real HTTP server on loopback, serving tmp_path."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield tmp_path, f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()

@@ -5,12 +5,18 @@ Each domain is reproduced once; then every case points its ingest at a bad sourc
 """
 
 import hashlib
+import io
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from flows.overrides import apply_overrides
+from tasks.common.params import PARAMS_FILE
 from tasks.common.paths import domain_paths
 from tests.conftest import TINY, make_workspace, sh
 from tests.medical.test_ingest import write_dicom
@@ -64,47 +70,146 @@ def missing(folder):
     return folder / "nowhere.csv"
 
 
+def raw_bytes(content: bytes, name: str = "bad.csv"):
+    def write(folder):
+        (folder / name).write_bytes(content)
+        return folder / name
+
+    return write
+
+
+def encoded(fmt: str, size: int = 32) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((size, size, 3), 90, np.uint8)).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+PNG, JPEG, GIF = encoded("PNG"), encoded("JPEG", 64), encoded("GIF")
+TWO_CLASSES = {"a/1.png": PNG, "b/1.png": PNG}
+
+
+def vision_folder(files: dict[str, bytes]):
+    def write(folder):
+        root = folder / "set"
+        root.mkdir()
+        for name, data in files.items():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            (root / name).write_bytes(data)
+        return root
+
+    return write
+
+
+def evil_zip(folder):
+    with zipfile.ZipFile(folder / "evil.zip", "w") as z:
+        z.writestr("a/1.png", PNG)
+        z.writestr("../escaped.png", PNG)
+    return folder / "evil.zip"
+
+
+def constant(value: str):
+    return lambda folder: value
+
+
+def resnet50_checkpoint(folder):
+    import torch
+    from torchvision.models import resnet50
+
+    torch.save(resnet50(weights=None).state_dict(), folder / "r50.pt")
+    return folder / "r50.pt"
+
+
+class Case(NamedTuple):
+    domain: str
+    step: str  # the stage that must refuse it
+    write: Callable[[Path], Path]  # writes the bad source into a folder; returns the param value
+    message: str
+    param: str = "ingest.source"  # the domain's param that points at it
+
+
 SPLIT = {
     f"{s}_{k}": v
     for s in ("train", "val", "test")
     for k, v in (("images", np.zeros((2, 8, 8), np.uint8)), ("labels", np.array([0, 1])))
 }
 CASES = [
-    (
-        "recsys",
-        "ingest",
-        text("user,item,timestamp\n1,2,3\n"),
-        "bad.csv: missing column(s) 'rating'",
-    ),
-    (
-        "recsys",
-        "ingest",
-        text("user,item,rating,timestamp\n1,2,5,3\n1,3,x,4\n"),
-        "bad.csv: row 2: rating 'x' is not a number",
-    ),
-    ("recsys", "ingest", text(""), "bad.csv: the file is empty"),
-    ("recsys", "ingest", missing, "cannot read"),
-    ("medical", "ingest", npz(images=np.zeros((2, 8, 8))), "bad.npz: missing key(s) train_images"),
-    (
-        "medical",
-        "ingest",
-        npz(**{**SPLIT, "test_labels": np.array([0, 3])}),
-        "bad.npz test_labels: row 2: label 3 is not 0 or 1",
-    ),
-    ("medical", "ingest", image_folder(corrupt=True), "positive/3.png: not a readable image"),
-    (
-        "medical",
-        "ingest",
-        dicom_folder("file,label\na.dcm,0\nb.dcm,1\n"),
-        "row 2: file b.dcm does not exist",
-    ),
-    (
-        "medical",
-        "ingest",
-        dicom_folder("file,label\na.dcm,0\n", pixels=False),
-        "a.dcm: DICOM file has no pixel data",
-    ),
-    ("medical", "ingest", image_folder(classes=("negative",)), "scans: every scan has label 0"),
+    Case(*case)
+    for case in [
+        (
+            "recsys",
+            "ingest",
+            text("user,item,timestamp\n1,2,3\n"),
+            "bad.csv: missing column(s) 'rating'",
+        ),
+        (
+            "recsys",
+            "ingest",
+            text("user,item,rating,timestamp\n1,2,5,3\n1,3,x,4\n"),
+            "bad.csv: row 2: rating 'x' is not a number",
+        ),
+        ("recsys", "ingest", text(""), "bad.csv: the file is empty"),
+        ("recsys", "ingest", missing, "cannot read"),
+        (
+            "medical",
+            "ingest",
+            npz(images=np.zeros((2, 8, 8))),
+            "bad.npz: missing key(s) train_images",
+        ),
+        (
+            "medical",
+            "ingest",
+            npz(**{**SPLIT, "test_labels": np.array([0, 3])}),
+            "bad.npz test_labels: row 2: label 3 is not 0 or 1",
+        ),
+        ("medical", "ingest", image_folder(corrupt=True), "positive/3.png: not a readable image"),
+        (
+            "medical",
+            "ingest",
+            dicom_folder("file,label\na.dcm,0\nb.dcm,1\n"),
+            "row 2: file b.dcm does not exist",
+        ),
+        (
+            "medical",
+            "ingest",
+            dicom_folder("file,label\na.dcm,0\n", pixels=False),
+            "a.dcm: DICOM file has no pixel data",
+        ),
+        ("medical", "ingest", image_folder(classes=("negative",)), "scans: every scan has label 0"),
+        ("text", "ingest", text("body,label\nhi,a\n"), "bad.csv: missing column(s) 'text'"),
+        ("text", "ingest", text("text,label\nhi,a\n,b\n"), "bad.csv: row 2: empty text"),
+        ("text", "ingest", text("text,label\nhi,a\nyo,a\n"), "bad.csv: every row has label 'a'"),
+        (
+            "text",
+            "ingest",
+            raw_bytes(b"text,label\nhi,a\nh\xe9,b\n"),
+            "bad.csv: row 2 (line 3): byte 0xe9 is not UTF-8",
+        ),
+        (
+            "text",
+            "preprocess",
+            missing,
+            "text.model.name_or_path",
+            "model.name_or_path",
+        ),
+        ("vision", "ingest", vision_folder({}), "set: no images"),
+        ("vision", "ingest", vision_folder({"cat/1.png": PNG}), "every image is in class"),
+        (
+            "vision",
+            "ingest",
+            vision_folder(TWO_CLASSES | {"b/2.jpg": JPEG[:300]}),
+            "b/2.jpg: not a readable",
+        ),
+        (
+            "vision",
+            "ingest",
+            vision_folder(TWO_CLASSES | {"b/2.gif": GIF}),
+            "b/2.gif: a GIF image, not JPEG",
+        ),
+        ("vision", "ingest", evil_zip, "member '../escaped.png' would be written outside"),
+        ("vision", "train", constant("vgg16"), "'vgg16' is unknown", "model.architecture"),
+        ("vision", "train", constant("IMAGENET9K"), "'IMAGENET9K' is not a", "model.weights"),
+        ("vision", "train", resnet50_checkpoint, "r50.pt: layer1.0.conv1.weight", "model.weights"),
+    ]
 ]
 
 
@@ -135,15 +240,13 @@ def reproduced(tmp_path_factory):
     return get
 
 
-@pytest.mark.parametrize(
-    ("domain", "step", "write", "message"), CASES, ids=[f"{c[0]}-{c[3][:40]}" for c in CASES]
-)
-def test_bad_input_fails_in_one_line_and_keeps_lock_model_and_registry(
-    reproduced, tmp_path, domain, step, write, message
-):
+@pytest.mark.parametrize("case", CASES, ids=[f"{c.domain}-{c.message[:40]}" for c in CASES])
+def test_bad_input_fails_in_one_line_and_keeps_lock_model_and_registry(reproduced, tmp_path, case):
+    domain, step, message = case.domain, case.step, case.message
     ws = reproduced(domain)
     before = state(ws, domain)
-    apply_overrides(ws, [f"{domain}.ingest.source={write(tmp_path)}"])
+    params = (ws / PARAMS_FILE).read_text()
+    apply_overrides(ws, [f"{domain}.{case.param}={case.write(tmp_path)}"])
     try:
         proc = sh("dvc", "repro", f"register@{domain}", cwd=ws, check=False)
         assert proc.returncode != 0
@@ -155,4 +258,4 @@ def test_bad_input_fails_in_one_line_and_keeps_lock_model_and_registry(
         assert state(ws, domain) == before
         assert not [p for p in (ws / "data").rglob("*") if p.name.endswith(".tmp")]
     finally:
-        apply_overrides(ws, [f"{domain}.ingest.source=default"])
+        (ws / PARAMS_FILE).write_text(params)

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -61,9 +62,26 @@ def test_metrics_and_plots_show(repro_workspace, tmp_path):
     medical = next(iter(metrics.values()))["data"]["reports/medical/metrics.json"]["data"]
     for key in ("auc", "pr_auc", "accuracy", "sensitivity", "specificity", "threshold", "brier"):
         assert 0 <= medical[key] <= 1
+    text = next(iter(metrics.values()))["data"]["reports/text/metrics.json"]["data"]
+    for key in ("accuracy", "f1_macro", "baseline_accuracy", "precision_billing", "recall_account"):
+        assert 0 <= text[key] <= 1
+    assert text["accuracy"] > 2 * text["baseline_accuracy"]
+    vision = next(iter(metrics.values()))["data"]["reports/vision/metrics.json"]["data"]
+    for key in ("accuracy", "top5_accuracy", "baseline_accuracy", "accuracy_0", "accuracy_9"):
+        assert 0 <= vision[key] <= 1
+    assert vision["top5_accuracy"] >= vision["accuracy"] > 3 * vision["baseline_accuracy"]
     sh("dvc", "plots", "show", "-o", str(tmp_path / "plots"), cwd=repro_workspace)
     html = (tmp_path / "plots" / "index.html").read_text()
-    for plot in ("hr_at_k.csv", "train_loss", "roc.csv", "confusion.csv", "val_auc"):
+    for plot in (
+        "hr_at_k.csv",
+        "train_loss",
+        "roc.csv",
+        "medical/plots/confusion.csv",
+        "val_auc",
+        "text/plots/confusion.csv",
+        "vision/plots/confusion.csv",
+        "val_accuracy",
+    ):
         assert plot in html
 
 
@@ -72,9 +90,11 @@ def test_models_lists_the_registered_versions(repro_workspace):
     row = out.splitlines()[2].split()
     assert row[:2] == ["recsys", "v0001"] and row[-1] == "production"
     assert "hr_at_10=" in out
-    both = sh("verticals", "models", cwd=repro_workspace).stdout.splitlines()[2:]
-    assert [r.split()[:2] for r in both] == [["recsys", "v0001"], ["medical", "v0001"]]
-    assert "auc=" in both[1] and "sensitivity=" in both[1]
+    rows = sh("verticals", "models", cwd=repro_workspace).stdout.splitlines()[2:]
+    assert [r.split()[:2] for r in rows] == [[d, "v0001"] for d in DOMAINS]
+    assert "auc=" in rows[1] and "sensitivity=" in rows[1]
+    assert "accuracy=" in rows[2] and "baseline_accuracy=" in rows[2]
+    assert "accuracy=" in rows[3]
 
 
 def test_predict_writes_top_k_with_original_ids(repro_workspace, tmp_path):
@@ -128,6 +148,53 @@ def test_predict_medical_scores_files_of_any_size(repro_workspace, tmp_path):
     assert (preds.label == (preds.probability >= record["metrics"]["threshold"])).all()
 
 
+def test_predict_text_labels_every_row(repro_workspace, tmp_path):
+    tickets = tmp_path / "tickets.csv"
+    pd.DataFrame(
+        {
+            "id": [1, 2, 3],
+            "text": [
+                "I was charged twice for the headphones.",
+                "My parcel has been stuck in transit for 10 days.",
+                "I cannot log in to my account.",
+            ],
+        }
+    ).to_csv(tickets, index=False)
+    out = tmp_path / "preds.parquet"
+    sh(
+        "verticals", "predict", "text", "--input", str(tickets), "--output", str(out),
+        cwd=repro_workspace,
+    )  # fmt: skip
+    preds = pd.read_parquet(out)
+    assert preds.id.tolist() == ["1", "2", "3"]  # other columns pass through as read
+    assert preds.label.tolist() == ["billing", "delivery", "account"]
+    assert preds.probability.between(0.25, 1).all()
+
+
+def test_predict_vision_labels_a_folder_and_an_archive(repro_workspace, tmp_path):
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    folder = tmp_path / "digits"
+    folder.mkdir()
+    for i in range(3):
+        image = (digits.images[i] * 255 / 16).astype(np.uint8)
+        Image.fromarray(image).resize((40, 40)).save(folder / f"{i}.png")
+    shutil.make_archive(str(tmp_path / "digits"), "zip", folder)
+    for source in (folder, tmp_path / "digits.zip"):
+        out = tmp_path / "preds.parquet"
+        sh(
+            "verticals", "predict", "vision", "--model", "v0001", "--input", str(source),
+            "--output", str(out), cwd=repro_workspace,
+        )  # fmt: skip
+        preds = pd.read_parquet(out)
+        assert preds.file.tolist() == ["0.png", "1.png", "2.png"]
+        assert (preds.top5.map(len) == 5).all()
+        assert (preds.label == preds.top5.str[0]).all()
+        assert (preds.probability == preds.top5_probability.str[0]).all()
+        assert preds.top5_probability.map(lambda p: list(p) == sorted(p, reverse=True)).all()
+
+
 def test_predict_all_users_from_a_named_version(repro_workspace, tmp_path):
     out = tmp_path / "all.parquet"
     sh(
@@ -154,6 +221,17 @@ def test_predict_all_users_from_a_named_version(repro_workspace, tmp_path):
         (
             ["predict", "recsys", "--output", "x.parquet", "--model", "v0042"],
             "error: no model 'v0042'",
+        ),
+        (
+            [
+                "predict",
+                "text",
+                "--output",
+                "x.parquet",
+                "--input",
+                "data/recsys/raw/interactions.parquet",
+            ],
+            "error: data/recsys/raw/interactions.parquet: no column 'text' (--text-column)",
         ),
         (["stage", "recsys", "deploy"], "invalid choice: 'deploy'"),
         (["stage", "finance", "train"], "invalid choice: 'finance'"),

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tasks.common.errors import InputError
 
-DOMAINS = ("recsys", "medical")
+DOMAINS = ("recsys", "medical", "text", "vision")
 STEPS = ("ingest", "preprocess", "train", "evaluate", "register")
 
 

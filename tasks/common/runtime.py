@@ -1,5 +1,7 @@
 """Seeds, devices and precision, and checkpoints that resume only the run they belong to."""
 
+import dataclasses
+import hashlib
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,6 +37,18 @@ class Trainable:
     model: torch.nn.Module
     optimizer: torch.optim.Optimizer
     scheduler: Any = None
+
+
+def run_config(model_params: Any, train_params: Any, *data: np.ndarray) -> dict:
+    """What a checkpoint must match to be resumed: the params and a fingerprint of the data."""
+    digest = hashlib.sha256()
+    for array in data:
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return {
+        "model": dataclasses.asdict(model_params),
+        "train": dataclasses.asdict(train_params),
+        "data": digest.hexdigest(),
+    }
 
 
 def save_checkpoint(

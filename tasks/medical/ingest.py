@@ -8,7 +8,6 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-import fsspec
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -20,6 +19,7 @@ from tasks.common.images import class_folders, decode_image
 from tasks.common.io import atomic_path
 from tasks.common.params import stage_params
 from tasks.common.paths import DomainPaths
+from tasks.common.sources import read_source
 
 OUTPUT = "scans.parquet"
 SPLITS = ("train", "val", "test")
@@ -109,9 +109,9 @@ def to_gray(images: np.ndarray) -> np.ndarray:
 
 
 def read_npz(source: str) -> Scans:
+    raw = read_source(source)
     try:
-        with fsspec.open(source, "rb") as f:
-            arrays = np.load(io.BytesIO(f.read()), allow_pickle=False)
+        arrays = np.load(io.BytesIO(raw), allow_pickle=False)
     except (OSError, ValueError) as e:
         raise InputError(f"cannot read {source}: {e}") from e
     needed = [f"{s}_{k}" for s in SPLITS for k in ("images", "labels")]

@@ -3,7 +3,6 @@
 import io
 from dataclasses import dataclass, field
 
-import fsspec
 import numpy as np
 import pandas as pd
 
@@ -11,6 +10,7 @@ from tasks.common.errors import InputError
 from tasks.common.io import atomic_path
 from tasks.common.params import stage_params
 from tasks.common.paths import DomainPaths
+from tasks.common.sources import read_source
 
 COLUMNS = ("user", "item", "rating", "timestamp")
 OUTPUT = "interactions.parquet"
@@ -138,14 +138,6 @@ def validate(frame: pd.DataFrame, source: str) -> pd.DataFrame:
         as_int = pd.to_numeric(out[col], errors="coerce")
         out[col] = as_int.astype("int64") if as_int.notna().all() else out[col].astype(str)
     return out.reset_index(drop=True)
-
-
-def read_source(source: str) -> bytes:
-    try:
-        with fsspec.open(source, "rb") as f:
-            return f.read()
-    except (OSError, ValueError, ImportError) as e:
-        raise InputError(f"cannot read {source}: {e}") from e
 
 
 def load(p: IngestParams) -> pd.DataFrame:

@@ -1,7 +1,6 @@
 """NeuMF trained with BCE on positives plus negatives drawn fresh each epoch."""
 
 import dataclasses
-import hashlib
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +13,7 @@ from models.recsys import NeuMF, NeuMFConfig
 from tasks.common.io import atomic_dir, read_json, write_json
 from tasks.common.params import load_params, parse
 from tasks.common.paths import DomainPaths
-from tasks.common.runtime import Trainable, clear_checkpoints, fit, make_accelerator
+from tasks.common.runtime import Trainable, clear_checkpoints, fit, make_accelerator, run_config
 from tasks.recsys import preprocess
 from tasks.recsys.preprocess import ITEMS, USERS, Split
 from tasks.recsys.sampling import sample_negatives
@@ -88,19 +87,13 @@ def train(
         Trainable(model, optimizer),
         epochs=p.epochs,
         seed=p.seed,
-        config=run_config(split, model_cfg, p),
+        config=run_config(model_cfg, p, split.train.to_numpy()),
         checkpoints=checkpoints,
         run_epoch=run_epoch,
         live_dir=live_dir,
         stop_after=stop_after,
     )
     return acc.unwrap_model(model) if done else None
-
-
-def run_config(split: Split, model_cfg: NeuMFConfig, p: TrainParams) -> dict:
-    """What a checkpoint must match to be resumed: params and a fingerprint of the data."""
-    data = hashlib.sha256(split.train.to_numpy().tobytes()).hexdigest()
-    return {"model": dataclasses.asdict(model_cfg), "train": dataclasses.asdict(p), "data": data}
 
 
 def save_model(model: NeuMF, cfg: NeuMFConfig, split: Split, src: Path, folder: Path) -> None:

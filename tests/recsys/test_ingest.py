@@ -1,7 +1,3 @@
-import functools
-import http.server
-import threading
-
 import pandas as pd
 import pytest
 
@@ -88,17 +84,6 @@ def test_unreadable_sources_are_named(tmp_path):
 def test_parse_refuses_an_unknown_format():
     with pytest.raises(InputError, match="unknown recsys.ingest.format 'xlsx'"):
         parse(b"a", "xlsx", {}, "f")
-
-
-@pytest.fixture
-def http_folder(tmp_path):
-    """A real HTTP server on loopback, serving tmp_path."""
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield tmp_path, f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
 
 
 def test_an_http_url_is_read_and_a_missing_one_is_named(http_folder):

@@ -1,0 +1,55 @@
+"""text training throughput: ours against the seed's loop, on the same model and data."""
+
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from models.text import ModelParams, build_model
+from tasks.common.params import load_params, parse
+from tasks.common.paths import domain_paths
+from tasks.text.train import Data, TrainParams, load_data, train
+
+SEED_BATCH = 32
+
+
+def seed_style_epoch(data: Data, model, optimizer) -> int:
+    """The seed's loop, fixed to run: every text padded to the longest in the whole dataset
+    (`padding=True` on all of it at once), a plain DataLoader, batch 32, fp32."""
+    batch = data.tokenizer.pad({"input_ids": data.train.ids}, return_tensors="pt")
+    labels = torch.from_numpy(data.train.labels)
+    loader = DataLoader(
+        TensorDataset(batch["input_ids"], batch["attention_mask"], labels),
+        batch_size=SEED_BATCH,
+        shuffle=True,
+    )
+    model.train()
+    for ids, mask, y in loader:
+        loss = model(input_ids=ids, attention_mask=mask, labels=y).loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return len(labels)
+
+
+def throughput(ws: Path) -> tuple[float, float]:
+    """Training samples per second: (ours, seed-style), on the clone's processed data."""
+    params = load_params(ws)["text"]
+    model_params = parse(ModelParams, params["model"], "text.model")
+    p = parse(TrainParams, params["train"], "text.train")
+    data = load_data(domain_paths("text", ws).processed)
+
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as ckpt:
+        train(data, model_params, p, Path(ckpt))
+    samples = len(data.train.ids) // p.batch_size * p.batch_size * p.epochs
+    ours = samples / (time.perf_counter() - start)
+
+    torch.manual_seed(p.seed)
+    model = build_model(model_params, data.tokenizer, data.labels)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=p.lr)
+    start = time.perf_counter()
+    done = sum(seed_style_epoch(data, model, optimizer) for _ in range(p.epochs))
+    return ours, done / (time.perf_counter() - start)

@@ -1,0 +1,66 @@
+"""vision training throughput: ours against the seed's loop, on the same model and data."""
+
+import dataclasses
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+from torchvision import datasets, transforms
+
+from models.vision import MEAN, STD, ModelParams, build_model
+from tasks.common.params import load_params, parse
+from tasks.common.paths import domain_paths
+from tasks.vision import preprocess
+from tasks.vision.ingest import IMAGES
+from tasks.vision.train import TrainParams, train
+
+SEED_BATCH = 32
+EPOCHS = 2  # each side's warm-up is the same, and the figure is per image
+
+
+def seed_style_epoch(folder: Path, size: int, model, optimizer) -> int:
+    """The seed's loop, fixed to run: ImageFolder decoding every JPEG/PNG with PIL and
+    resizing it every epoch, a plain DataLoader, batch 32, fp32."""
+    tf = transforms.Compose(
+        [transforms.Resize((size, size)), transforms.ToTensor(), transforms.Normalize(MEAN, STD)]
+    )
+    loader = DataLoader(
+        datasets.ImageFolder(folder, transform=tf), batch_size=SEED_BATCH, shuffle=True
+    )
+    criterion = torch.nn.CrossEntropyLoss()
+    model.train()
+    seen = 0
+    for x, y in loader:
+        optimizer.zero_grad()
+        loss = criterion(model(x), y)
+        loss.backward()
+        optimizer.step()
+        seen += len(y)
+    return seen
+
+
+def throughput(ws: Path) -> tuple[float, float]:
+    """Training images per second: (ours, seed-style), on the clone's data."""
+    params = load_params(ws)["vision"]
+    model_params = parse(ModelParams, params["model"], "vision.model")
+    p = dataclasses.replace(parse(TrainParams, params["train"], "vision.train"), epochs=EPOCHS)
+    paths = domain_paths("vision", ws)
+    classes = preprocess.load_classes(paths.processed)
+    train_set, val_set = (preprocess.load(paths.processed, s) for s in ("train", "val"))
+
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as ckpt:
+        train(train_set, val_set, classes, model_params, p, Path(ckpt))
+    ours = len(train_set.labels) // p.batch_size * p.batch_size * EPOCHS
+    ours /= time.perf_counter() - start
+
+    torch.manual_seed(p.seed)
+    model = build_model(model_params, len(classes)).to(memory_format=torch.contiguous_format)
+    optimizer = torch.optim.SGD(model.parameters(), lr=p.lr, momentum=p.momentum)
+    size = train_set.images.shape[-1]
+    start = time.perf_counter()
+    # the seed trains on every image ingest wrote; ours on the train split only
+    done = sum(seed_style_epoch(paths.raw / IMAGES, size, model, optimizer) for _ in range(EPOCHS))
+    return ours, done / (time.perf_counter() - start)

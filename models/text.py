@@ -1,0 +1,124 @@
+"""Sequence classifiers from Hugging Face: any checkpoint by name or folder, GPT-2 first.
+
+With no checkpoint (none can be downloaded here), a small GPT-2 is built from its config and
+a byte-level BPE tokenizer is trained on the training texts. Either way the same code loads
+and saves standard checkpoints that `AutoModelForSequenceClassification` reads back.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import transformers
+from transformers import (
+    AutoConfig,
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+    PreTrainedTokenizerFast,
+)
+
+from tasks.common.errors import InputError
+
+transformers.utils.logging.disable_progress_bar()  # stage logs are read line by line
+
+EOS = "<|endoftext|>"  # GPT-2's only special token; it doubles as padding
+
+
+@dataclass(frozen=True)
+class Scratch:
+    """The GPT-2 built when there is no checkpoint to start from."""
+
+    layers: int = 2
+    heads: int = 4
+    width: int = 128
+    dropout: float = 0.1
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    name_or_path: str | None = None  # a hub name (gpt2) or a local folder; None: from scratch
+    scratch: Scratch = Scratch()
+
+
+def with_padding(tokenizer: PreTrainedTokenizerBase) -> PreTrainedTokenizerBase:
+    """GPT-2 ships without a pad token: pad with EOS, on the right."""
+    if tokenizer.pad_token is None:
+        if tokenizer.eos_token is None:
+            raise InputError(f"tokenizer {tokenizer.name_or_path!r} has neither pad nor eos token")
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "right"
+    return tokenizer
+
+
+def load_tokenizer(name_or_path: str) -> PreTrainedTokenizerBase:
+    try:
+        return with_padding(AutoTokenizer.from_pretrained(name_or_path))
+    except (OSError, ValueError) as e:
+        raise InputError(f"text.model.name_or_path {name_or_path!r}: {first_line(e)}") from e
+
+
+def train_tokenizer(
+    texts: Iterable[str], vocab_size: int, max_length: int
+) -> PreTrainedTokenizerFast:
+    """GPT-2's byte-level BPE, learned from these texts."""
+    from tokenizers import ByteLevelBPETokenizer
+
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(
+        texts, vocab_size=vocab_size, min_frequency=2, special_tokens=[EOS], show_progress=False
+    )
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=bpe._tokenizer, eos_token=EOS, bos_token=EOS, model_max_length=max_length
+    )
+    return with_padding(tokenizer)
+
+
+def build_model(
+    p: ModelParams, tokenizer: PreTrainedTokenizerBase, labels: list[str]
+) -> PreTrainedModel:
+    """A classifier with a fresh head for `labels` and the tokenizer's pad id in its config."""
+    max_length = tokenizer.model_max_length
+    names = {"id2label": dict(enumerate(labels)), "label2id": {y: i for i, y in enumerate(labels)}}
+    if p.name_or_path is None:
+        s = p.scratch
+        config = AutoConfig.for_model(
+            "gpt2",
+            vocab_size=len(tokenizer),
+            n_positions=max_length,
+            n_embd=s.width,
+            n_layer=s.layers,
+            n_head=s.heads,
+            resid_pdrop=s.dropout,
+            embd_pdrop=s.dropout,
+            attn_pdrop=s.dropout,
+            bos_token_id=tokenizer.eos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            **names,
+        )
+        model = AutoModelForSequenceClassification.from_config(config)
+    else:
+        try:
+            model = AutoModelForSequenceClassification.from_pretrained(
+                p.name_or_path, ignore_mismatched_sizes=True, **names
+            )
+        except (OSError, ValueError) as e:
+            raise InputError(f"text.model.name_or_path {p.name_or_path!r}: {first_line(e)}") from e
+    positions = getattr(model.config, "max_position_embeddings", max_length)
+    if max_length > positions:
+        raise InputError(
+            f"text.preprocess.max_length {max_length} exceeds the model's {positions} positions"
+        )
+    model.config.pad_token_id = tokenizer.pad_token_id
+    return model
+
+
+def load_classifier(folder: Path) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """A trained model folder, as `save_pretrained` wrote it."""
+    model = AutoModelForSequenceClassification.from_pretrained(folder)
+    return model.eval(), with_padding(AutoTokenizer.from_pretrained(folder))
+
+
+def first_line(e: Exception) -> str:
+    return (str(e).strip().splitlines() or [e.__class__.__name__])[0]

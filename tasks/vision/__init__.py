@@ -1,0 +1,1 @@
+"""Image classification: ImageFolder data in, a fine-tuned torchvision ResNet out."""

@@ -1,0 +1,172 @@
+"""Images in, one checked ImageFolder out: `raw/images/[<split>/]<class>/<file>`.
+
+Sources: scikit-learn's bundled handwritten digits (the default); an ImageFolder directory,
+optionally under train/ val/ test/; a zip or tar archive of one, from a path or URL; or a CSV
+of path,label[,split] with paths relative to the CSV. Every file is decoded once to check it:
+a file that is corrupt or not in an accepted format fails the stage, or is skipped and named
+in `raw/ingest.json`, as `bad_files` says.
+"""
+
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image, UnidentifiedImageError
+
+from tasks.common.archives import extract, is_archive
+from tasks.common.errors import InputError
+from tasks.common.io import atomic_dir, write_json
+from tasks.common.params import stage_params
+from tasks.common.paths import DomainPaths
+from tasks.common.sources import read_source
+
+IMAGES, REPORT = "images", "ingest.json"
+SPLITS = ("train", "val", "test")
+POLICIES = ("fail", "skip")
+
+
+@dataclass(frozen=True)
+class IngestParams:
+    source: str = "default"  # "default" (digits), a folder, an archive path or URL, or a CSV
+    formats: tuple[str, ...] = ("JPEG", "PNG")  # PIL format names accepted
+    bad_files: str = "fail"  # or "skip": leave out corrupt files and other formats, named
+
+
+@dataclass(frozen=True)
+class Item:
+    path: Path
+    label: str
+    split: str | None = None
+
+
+def write_digits(folder: Path) -> list[Item]:
+    """scikit-learn's 1,797 8x8 digits (real scans, shipped in the package) as PNGs."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    items = []
+    for i, (image, label) in enumerate(zip(digits.images, digits.target, strict=True)):
+        path = folder / str(label) / f"{i:04d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray((image * 255 / 16).round().astype(np.uint8)).save(path)
+        items.append(Item(path, str(label)))
+    return items
+
+
+def visible(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if not p.name.startswith((".", "__")))
+
+
+def image_folder(root: Path) -> list[Item]:
+    """Class sub-folders, or train/ val/ test/ folders of class sub-folders."""
+    folders = [p for p in visible(root) if p.is_dir()]
+    if len(folders) == len(visible(root)) == 1 and any(p.is_dir() for p in visible(folders[0])):
+        return image_folder(folders[0])  # a single top folder, as archives often have
+    split_names = {p.name for p in folders}
+    if split_names and split_names <= set(SPLITS) and "train" in split_names:
+        return [
+            Item(item.path, item.label, split.name)
+            for split in folders
+            for item in class_items(split)
+        ]
+    return class_items(root)
+
+
+def class_items(root: Path) -> list[Item]:
+    return [
+        Item(path, folder.name)
+        for folder in visible(root)
+        if folder.is_dir()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and not path.name.startswith(".")
+    ]
+
+
+def csv_items(path: Path) -> list[Item]:
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if not {"path", "label"} <= set(table.columns):
+        raise InputError(f"{path}: needs columns path and label; found {', '.join(table.columns)}")
+    splits = table["split"] if "split" in table else [None] * len(table)
+    rows = zip(table.path, table.label, splits, strict=True)
+    items = []
+    for row, (file, label, split) in enumerate(rows, start=1):
+        if split is not None and split not in SPLITS:
+            raise InputError(f"{path}: row {row}: split {split!r} is not train, val or test")
+        if not (path.parent / file).is_file():
+            raise InputError(f"{path}: row {row}: file {file} does not exist")
+        items.append(Item(path.parent / file, label, split))
+    return items
+
+
+def problem(path: Path, formats: tuple[str, ...]) -> str | None:
+    """Why the file is not an acceptable image, or None. It is decoded in full, so a
+    truncated file fails here and not in a later stage."""
+    try:
+        with Image.open(path) as image:
+            if image.format not in formats:
+                return f"a {image.format} image, not {' or '.join(formats)}"
+            image.load()
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
+        return f"not a readable image ({type(e).__name__}: {e})"
+    return None
+
+
+def check(items: list[Item], p: IngestParams, source: str) -> tuple[list[Item], dict[str, str]]:
+    """The good items, and the skipped ones with why (under the skip policy)."""
+    if p.bad_files not in POLICIES:
+        raise InputError(f"vision.ingest.bad_files is {p.bad_files!r}; choose fail or skip")
+    good, skipped = [], {}
+    for item in items:
+        why = problem(item.path, p.formats)
+        if why and p.bad_files == "fail":
+            raise InputError(f"{item.path}: {why} (vision.ingest.bad_files: skip leaves it out)")
+        if why:
+            skipped[str(item.path)] = why
+        else:
+            good.append(item)
+    if not good:
+        raise InputError(f"{source}: no images")
+    labels = {item.label for item in good}
+    if len(labels) < 2:
+        raise InputError(
+            f"{source}: every image is in class {labels.pop()!r}; classification needs two or more"
+        )
+    return good, skipped
+
+
+def gather(p: IngestParams, scratch: Path) -> list[Item]:
+    """The source's items; archives and digits are first written under `scratch`."""
+    if p.source == "default":
+        return write_digits(scratch)
+    if is_archive(p.source):
+        extract(read_source(p.source), p.source, scratch)
+        return image_folder(scratch)
+    path = Path(p.source)
+    if path.suffix.lower() == ".csv" and path.is_file():
+        return csv_items(path)
+    if path.is_dir():
+        return image_folder(path)
+    raise InputError(f"cannot read {p.source}: not a folder, an archive or a CSV of path,label")
+
+
+def run(paths: DomainPaths) -> None:
+    p = stage_params(paths.root, IngestParams, "vision.ingest")
+    with tempfile.TemporaryDirectory() as scratch:
+        items, skipped = check(gather(p, Path(scratch)), p, p.source)
+        with atomic_dir(paths.raw) as tmp:
+            for n, item in enumerate(items):
+                dest = tmp / IMAGES / (item.split or "") / item.label / f"{n:05d}_{item.path.name}"
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(item.path, dest)
+            counts = pd.Series([i.label for i in items]).value_counts().sort_index()
+            write_json(
+                tmp / REPORT,
+                {"images": len(items), "classes": counts.to_dict(), "skipped": skipped},
+            )
+    note = f"; skipped {len(skipped)} bad file(s), named in {REPORT}" if skipped else ""
+    print(f"ingested {len(items)} images in {len(counts)} classes{note} -> {paths.raw / IMAGES}")
+    for path, why in skipped.items():
+        print(f"  skipped {path}: {why}")

@@ -1,0 +1,108 @@
+"""Decode every image once, resize its shorter side and centre-crop it square, and store uint8
+tensors per split, which training memory-maps: no epoch decodes an image again.
+
+Keeps the source's split when it has one (a missing test split evaluates on val); otherwise
+makes a stratified one.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.model_selection import train_test_split
+from torchvision.transforms.v2 import functional as F
+
+from tasks.common.errors import InputError
+from tasks.common.images import decode_image
+from tasks.common.io import atomic_dir, read_json, write_json
+from tasks.common.params import stage_params
+from tasks.common.paths import DomainPaths
+from tasks.vision.ingest import IMAGES, SPLITS, image_folder
+
+CLASSES, STATS = "classes.json", "stats.json"
+
+
+@dataclass(frozen=True)
+class PreprocessParams:
+    size: int = 32  # the square the model sees
+    resize: int = 36  # the shorter side before the centre crop (ImageNet: 256 for 224)
+    val_fraction: float = 0.15
+    test_fraction: float = 0.15
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Images:
+    images: np.ndarray  # (N, 3, size, size) uint8, possibly memory-mapped
+    labels: np.ndarray  # (N,) int64
+
+
+def to_tensor(path: Path, p: PreprocessParams) -> torch.Tensor:
+    """(3, size, size) uint8: resize the shorter side, then crop the centre, as at inference."""
+    image = torch.from_numpy(decode_image(path, "RGB")).permute(2, 0, 1)
+    return F.center_crop(F.resize(image, [p.resize], antialias=True), [p.size, p.size])
+
+
+def assign_splits(labels: np.ndarray, given: list[str | None], p: PreprocessParams) -> np.ndarray:
+    if all(given):
+        return np.asarray(given)
+    if any(given):
+        raise InputError("some images have a split and others not: give all or none")
+    index = np.arange(len(labels))
+    holdout = p.val_fraction + p.test_fraction
+    counts = np.bincount(labels)
+    if counts.min() * min(p.val_fraction, p.test_fraction) < 1:
+        raise InputError(
+            f"class {int(counts.argmin())} has {counts.min()} image(s): too few for every split"
+        )
+    train, rest = train_test_split(index, test_size=holdout, stratify=labels, random_state=p.seed)
+    val, test = train_test_split(
+        rest, test_size=p.test_fraction / holdout, stratify=labels[rest], random_state=p.seed
+    )
+    out = np.empty(len(labels), dtype=object)
+    out[train], out[val], out[test] = "train", "val", "test"
+    return out
+
+
+def write(raw: Path, p: PreprocessParams, folder: Path) -> dict:
+    items = image_folder(raw / IMAGES)
+    classes = sorted({item.label for item in items})
+    labels = np.array([classes.index(item.label) for item in items])
+    splits = assign_splits(labels, [item.split for item in items], p)
+    stats = {"classes": len(classes), "size": p.size}
+    for name in SPLITS:
+        index = np.flatnonzero(splits == name)
+        if not len(index):
+            continue
+        images = torch.stack([to_tensor(items[i].path, p) for i in index]).numpy()
+        np.save(folder / f"{name}_images.npy", images)
+        np.save(folder / f"{name}_labels.npy", labels[index])
+        stats[name] = int(len(index))
+    if "train" not in stats or "val" not in stats:
+        raise InputError(f"{raw / IMAGES}: needs train and val images; found {list(stats)[2:]}")
+    write_json(folder / CLASSES, classes)
+    write_json(folder / STATS, stats)
+    return stats
+
+
+def load(folder: Path, split: str) -> Images:
+    """A split, memory-mapped; "test" falls back to "val" when the source had no test split."""
+    if split == "test" and not (folder / "test_labels.npy").is_file():
+        split = "val"
+    return Images(
+        np.load(folder / f"{split}_images.npy", mmap_mode="r"),
+        np.load(folder / f"{split}_labels.npy"),
+    )
+
+
+def load_classes(folder: Path) -> list[str]:
+    return read_json(folder / CLASSES)
+
+
+def run(paths: DomainPaths) -> None:
+    p = stage_params(paths.root, PreprocessParams, "vision.preprocess")
+    with atomic_dir(paths.processed) as tmp:
+        stats = write(paths.raw, p, tmp)
+    parts = ", ".join(f"{s} {stats[s]}" for s in SPLITS if s in stats)
+    print(f"{parts} images of {p.size}x{p.size} in {stats['classes']} classes -> {paths.processed}")
