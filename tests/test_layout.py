@@ -9,9 +9,10 @@ from tests.conftest import REPO
 
 
 def test_dvc_yaml_covers_every_domain_and_step_in_order():
-    dvc = yaml.safe_load((REPO / "dvc.yaml").read_text())
-    assert list(dvc["stages"]) == list(STEPS)
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    assert list(stages) == list(STEPS)
     assert load_params(REPO)["domains"] == list(DOMAINS)
+    assert list(stages["preprocess"]["foreach"]) == list(DOMAINS)
 
 
 @pytest.mark.parametrize("domain", DOMAINS)
@@ -21,7 +22,7 @@ def test_dvc_yaml_outputs_are_the_derived_paths(domain):
 
     def declared(step, kind="outs"):
         names = [next(iter(o)) if isinstance(o, dict) else o for o in stages[step]["do"][kind]]
-        return [n.replace("${item}", domain) for n in names]
+        return [n.replace("${item}", domain).replace("${key}", domain) for n in names]
 
     def rel(*ps):
         return [p.relative_to(REPO).as_posix() for p in ps]

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from sklearn.model_selection import train_test_split
 
-from models.text import ModelParams, load_tokenizer, train_tokenizer
+from models.text import load_tokenizer, train_tokenizer
 from tasks.common.errors import InputError
 from tasks.common.io import atomic_dir, read_json, write_json
 from tasks.common.params import load_params, parse
@@ -85,15 +85,17 @@ def load_labels(folder: Path) -> list[str]:
     return read_json(folder / LABELS)
 
 
-def write(frame: pd.DataFrame, p: PreprocessParams, model: ModelParams, folder: Path) -> dict:
-    """Labels, tokenizer and one Parquet file per split into `folder`; returns the stats."""
+def write(frame: pd.DataFrame, p: PreprocessParams, name_or_path: str | None, folder: Path) -> dict:
+    """Labels, tokenizer and one Parquet file per split into `folder`; returns the stats.
+
+    The tokenizer is the checkpoint's (`name_or_path`), or with None one trained here."""
     labels = sorted(frame.label.unique())
     y = frame.label.map({name: i for i, name in enumerate(labels)}).to_numpy()
     parts = stratified_split(frame.label, p)
-    if model.name_or_path is None:
+    if name_or_path is None:
         tokenizer = train_tokenizer(frame.text.iloc[parts["train"]], p.vocab_size, p.max_length)
     else:
-        tokenizer = load_tokenizer(model.name_or_path)
+        tokenizer = load_tokenizer(name_or_path)
     tokenizer.model_max_length = p.max_length  # so every later tokenizer call truncates alike
     write_json(folder / LABELS, labels)
     tokenizer.save_pretrained(folder / TOKENIZER)
@@ -115,10 +117,11 @@ def write(frame: pd.DataFrame, p: PreprocessParams, model: ModelParams, folder: 
 def run(paths: DomainPaths) -> None:
     params = load_params(paths.root)["text"]
     p = parse(PreprocessParams, params["preprocess"], "text.preprocess")
-    model = parse(ModelParams, params["model"], "text.model")
+    # only the checkpoint: dvc.yaml declares text.model.name_or_path for this stage
+    name_or_path = params["model"]["name_or_path"]
     frame = pd.read_parquet(paths.raw / RAW)
     with atomic_dir(paths.processed) as tmp:
-        stats = write(frame, p, model, tmp)
+        stats = write(frame, p, name_or_path, tmp)
     print(
         f"split {len(frame)} texts into "
         + ", ".join(f"{s} {stats[s]['texts']}" for s in SPLITS)

@@ -40,7 +40,7 @@ class Images:
 
 def to_tensor(path: Path, p: PreprocessParams) -> torch.Tensor:
     """(3, size, size) uint8: resize the shorter side, then crop the centre, as at inference."""
-    image = torch.from_numpy(decode_image(path, "RGB")).permute(2, 0, 1)
+    image = torch.tensor(decode_image(path, "RGB")).permute(2, 0, 1)  # a writable copy
     return F.center_crop(F.resize(image, [p.resize], antialias=True), [p.size, p.size])
 
 

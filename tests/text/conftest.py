@@ -16,7 +16,7 @@ TICKETS = Synthetic(count=600, label_noise=0.0, seed=3)
 def processed(folder: Path, model: ModelParams = TINY_MODEL) -> Data:
     folder.mkdir(parents=True, exist_ok=True)
     p = preprocess.PreprocessParams(max_length=48, vocab_size=600)
-    preprocess.write(synthesize(TICKETS), p, model, folder)
+    preprocess.write(synthesize(TICKETS), p, model.name_or_path, folder)
     return load_data(folder)
 
 
