@@ -13,6 +13,7 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 
+from flows.report import decision_markdown
 from tasks.common.errors import StageFailed
 from tasks.common.io import read_json
 from tasks.common.paths import DOMAINS, STEPS, domain_paths
@@ -85,6 +86,25 @@ def summarize(domain: str, root: Path, outcomes: dict[str, str], seconds: dict) 
     }
 
 
+def publish(domain: str, root: Path) -> None:
+    """Artifacts for the Prefect UI, under stable keys so each run adds to their history."""
+    from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+    paths = domain_paths(domain, root)
+    metrics = read_json(paths.metrics)
+    create_table_artifact(
+        key=f"{domain}-metrics",
+        table=[{"metric": name, "value": value} for name, value in metrics.items()],
+        description=f"{domain}: reports/{domain}/metrics.json",
+    )
+    plots = sorted(p.relative_to(root).as_posix() for p in paths.plots.glob("*"))
+    create_markdown_artifact(
+        key=f"{domain}-registry",
+        markdown=decision_markdown(domain, read_json(paths.registration), plots),
+        description=f"{domain}: the registry's decision",
+    )
+
+
 @flow(flow_run_name="{domain}")
 def domain_pipeline(domain: str, root: str) -> dict:
     """ingest -> preprocess -> train -> evaluate -> register for one domain."""
@@ -94,6 +114,7 @@ def domain_pipeline(domain: str, root: str) -> dict:
         start = time.perf_counter()
         outcomes[step] = stage.with_options(tags=[domain, *tags])(domain, step, root)
         seconds[step] = round(time.perf_counter() - start, 2)
+    publish(domain, Path(root))
     return summarize(domain, Path(root), outcomes, seconds)
 
 

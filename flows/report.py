@@ -1,4 +1,5 @@
-"""Plain-text tables for the terminal: the run summary and the registry listing."""
+"""Plain-text tables for the terminal (the run summary, the registry listing) and the
+registry decision as markdown for the Prefect UI."""
 
 from tasks.common.paths import DomainPaths
 from tasks.common.registry import Registry
@@ -53,3 +54,20 @@ def models_table(domains: list[DomainPaths]) -> str:
     if not rows:
         return "no registered models yet: run `verticals run` or `dvc repro`"
     return table(["domain", "version", "date", "key metrics", "data hash", "alias"], rows)
+
+
+def decision_markdown(domain: str, decision: dict, plots: list[str]) -> str:
+    """The registry's decision for one run: version, promotion, the gate's reasons, plots."""
+    promoted = "production" in decision["aliases"]
+    gate = "passed" if decision["gate"]["passed"] else "failed"
+    lines = [
+        f"# {domain} {decision['version']}: "
+        + ("promoted to production" if promoted else "not promoted"),
+        "",
+        f"Gate {gate}:",
+        "",
+        *(f"- {reason}" for reason in decision["gate"]["reasons"]),
+        "",
+        "Plots (`dvc plots show`): " + ", ".join(f"`{p}`" for p in plots),
+    ]
+    return "\n".join(lines) + "\n"

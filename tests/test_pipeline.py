@@ -297,6 +297,28 @@ def test_prefect_flow_matches_dvc_repro(repro_workspace, tmp_path, prefect_serve
     assert "Running stage 'train@recsys'" in text
     assert "trained NeuMF for 6 epochs" in text
 
+    for domain in DOMAINS:
+        history = artifacts(f"{domain}-metrics")
+        assert len(history) == 2  # one per run, under one key
+        rows = json.loads(history[0].data)
+        metrics = json.loads((domain_paths(domain, ws).metrics).read_text())
+        assert {r["metric"]: r["value"] for r in rows} == metrics
+        [decision, _] = artifacts(f"{domain}-registry")
+        assert decision.data.startswith(f"# {domain} v0001:")
+        assert f"reports/{domain}/plots/" in decision.data
+
+
+def artifacts(key: str) -> list:
+    """Every artifact under `key`, newest first."""
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.sorting import ArtifactSort
+
+    with get_client(sync_client=True) as client:
+        return client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
+            sort=ArtifactSort.CREATED_DESC,
+        )
+
 
 def child_run(client, state):
     parent = state.state_details.flow_run_id

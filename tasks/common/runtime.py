@@ -2,6 +2,7 @@
 
 import dataclasses
 import hashlib
+import pickle
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ import numpy as np
 import torch
 from accelerate import Accelerator
 
+from tasks.common.errors import InputError
 from tasks.common.io import atomic_path
 
 CHECKPOINT = "last.pt"
@@ -73,7 +75,10 @@ def resume(path: Path, acc: Accelerator, parts: Trainable, config: dict) -> int:
     """Load the checkpoint if it was written for this exact config; return the next epoch."""
     if not path.is_file():
         return 0
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:  # not plain tensors: possibly planted, never run
+        raise InputError(f"{path}: refused, not a weights-only checkpoint ({e!s:.120})") from e
     if state.get("config") != config:
         return 0
     acc.unwrap_model(parts.model).load_state_dict(state["model"])
@@ -105,6 +110,8 @@ def fit(
     """
     ckpt = checkpoints / CHECKPOINT
     start = resume(ckpt, acc, parts, config)
+    if start and acc.is_main_process:
+        print(f"resuming after epoch {start} from {ckpt}", flush=True)
     live = _live(live_dir, resume=start > 0) if live_dir and acc.is_main_process else None
     try:
         for epoch in range(start, epochs):

@@ -19,7 +19,7 @@ from tasks.common.paths import DomainPaths
 from tasks.medical import preprocess
 from tasks.medical.preprocess import Arrays
 
-WEIGHTS, CONFIG, RUN_CONFIG = "model.safetensors", "model.json", "run.json"
+WEIGHTS, CONFIG, RUN_CONFIG, BACKUP = "model.safetensors", "model.json", "run.json", "backup"
 
 
 @dataclass(frozen=True)
@@ -58,11 +58,25 @@ def run_config(train: Arrays, cfg: ScreeningConfig, p: TrainParams) -> dict:
     return {"model": dataclasses.asdict(cfg), "train": dataclasses.asdict(p), "data": data}
 
 
+def restorable(backup: Path) -> bool:
+    """Keras can restore it: its weights open, or the previous epoch's copy is there (a kill
+    while saving truncates the first; `double_checkpoint` keeps the second)."""
+    import h5py
+
+    weights = backup / "latest.weights.h5"
+    try:
+        with h5py.File(weights, "r"):
+            return True
+    except OSError:
+        return weights.with_name(weights.name + ".bkp").is_file()
+
+
 def keep_matching_backup(checkpoints: Path, config: dict) -> bool:
-    """A backup from other params or data is removed; True if a matching one remains."""
+    """A backup from other params or data, or one too damaged to restore, is removed; True if
+    a matching one remains."""
     marker = checkpoints / RUN_CONFIG
-    if marker.is_file() and read_json(marker) == config:
-        return any(p.name != RUN_CONFIG for p in checkpoints.iterdir())
+    if marker.is_file() and read_json(marker) == config and restorable(checkpoints / BACKUP):
+        return True
     shutil.rmtree(checkpoints, ignore_errors=True)
     checkpoints.mkdir(parents=True)
     write_json(marker, config)
@@ -94,6 +108,8 @@ def train(
     keras.utils.set_random_seed(p.seed)
     tf.config.experimental.enable_op_determinism()
     resuming = keep_matching_backup(checkpoints, run_config(train, cfg, p))
+    if resuming:
+        print(f"resuming from the backup in {checkpoints}", flush=True)
     with distribution().scope():
         model = build_screening_model(cfg, train.images.shape[1], p.seed)
         model.compile(
@@ -101,7 +117,9 @@ def train(
             loss="binary_crossentropy",
             metrics=[keras.metrics.AUC(name="auc")],
         )
-    callbacks = [keras.callbacks.BackupAndRestore(str(checkpoints / "backup"))]
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(checkpoints / BACKUP), double_checkpoint=True)
+    ]
     if live_dir:
         from dvclive import Live
         from dvclive.keras import DVCLiveCallback

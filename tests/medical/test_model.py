@@ -130,3 +130,15 @@ def test_a_keras_applications_backbone_loads_local_weights(tmp_path):
         np.testing.assert_array_equal(np.asarray(wa), np.asarray(wb))
     with pytest.raises(InputError, match="unknown medical.model.architecture 'ResNet9000'"):
         build_screening_model(ScreeningConfig(architecture="ResNet9000"), 32)
+
+
+def test_a_backup_truncated_by_a_kill_is_discarded_not_restored(tmp_path):
+    from tasks.common.io import write_json
+    from tasks.medical.train import BACKUP, RUN_CONFIG, keep_matching_backup
+
+    config = {"train": 1}
+    write_json(tmp_path / RUN_CONFIG, config)
+    (tmp_path / BACKUP).mkdir()
+    (tmp_path / BACKUP / "latest.weights.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 88)
+    assert not keep_matching_backup(tmp_path, config)
+    assert not (tmp_path / BACKUP).exists()  # training starts afresh
