@@ -12,14 +12,17 @@ import time
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
+from prefect.tasks import exponential_backoff
 
 from flows.report import decision_markdown
 from tasks.common.errors import StageFailed
 from tasks.common.io import read_json
+from tasks.common.params import load_params
 from tasks.common.paths import DOMAINS, STEPS, domain_paths
 
 RAN, RESTORED, SKIPPED = "ran", "restored", "skipped"  # restored: from DVC's run cache
 GPU_TAG = "gpu"  # training tasks carry it, so a Prefect tag concurrency limit can cap them
+URL_RETRIES, BACKOFF_SECONDS = 3, 2  # ingest from a URL: waits 2, 4, then 8 s between tries
 
 
 def dvc(*args: str) -> list[str]:
@@ -105,14 +108,23 @@ def publish(domain: str, root: Path) -> None:
     )
 
 
+def stage_options(domain: str, step: str, root: str) -> dict:
+    """Tags for the UI and for concurrency limits; retries where a network is involved."""
+    options: dict = {"tags": [domain, *([GPU_TAG] if step == "train" else [])]}
+    source = str(load_params(Path(root))[domain]["ingest"].get("source", ""))
+    if step == "ingest" and "://" in source:
+        delays = exponential_backoff(backoff_factor=BACKOFF_SECONDS)
+        options |= {"retries": URL_RETRIES, "retry_delay_seconds": delays}
+    return options
+
+
 @flow(flow_run_name="{domain}")
 def domain_pipeline(domain: str, root: str) -> dict:
     """ingest -> preprocess -> train -> evaluate -> register for one domain."""
     outcomes, seconds = {}, {}
     for step in STEPS:
-        tags = [GPU_TAG] if step == "train" else []
         start = time.perf_counter()
-        outcomes[step] = stage.with_options(tags=[domain, *tags])(domain, step, root)
+        outcomes[step] = stage.with_options(**stage_options(domain, step, root))(domain, step, root)
         seconds[step] = round(time.perf_counter() - start, 2)
     publish(domain, Path(root))
     return summarize(domain, Path(root), outcomes, seconds)

@@ -350,3 +350,48 @@ def test_verticals_run_names_the_failed_stage_in_one_line(tmp_path, prefect_serv
     assert last.startswith("error: ingest@recsys failed: cannot read ")
     assert "none.csv" in last
     assert digest(ws / "dvc.lock") == lock
+
+
+@pytest.fixture
+def flaky_http(tmp_path):
+    """A loopback HTTP server that answers 503 to its first two requests, then serves files."""
+    import functools
+    import http.server
+    import threading
+
+    requests = []
+
+    class Flaky(http.server.SimpleHTTPRequestHandler):
+        def do_GET(self):
+            requests.append(self.path)
+            if len(requests) <= 2:
+                self.send_error(503, "try again")
+            else:
+                super().do_GET()
+
+    folder = tmp_path / "served"
+    folder.mkdir()
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Flaky, directory=str(folder))
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield folder, f"http://127.0.0.1:{server.server_port}", requests
+    server.shutdown()
+
+
+def test_ingest_from_a_url_retries_with_backoff(tmp_path, flaky_http, prefect_server):
+    from flows.pipeline import stage, stage_options
+
+    folder, url, requests = flaky_http
+    (folder / "ratings.csv").write_text(
+        "user,item,rating,timestamp\n"
+        + "".join(f"{u},{i},4,{u * 10 + i}\n" for u in range(5) for i in range(4))
+    )
+    ws = make_workspace(tmp_path / "ws", [*TINY, f"recsys.ingest.source={url}/ratings.csv"])
+    options = stage_options("recsys", "ingest", str(ws))
+    assert options["retries"] == 3 and "gpu" not in options["tags"]
+    state = stage.with_options(**options)("recsys", "ingest", str(ws), return_state=True)
+    assert state.is_completed() and state.result() == RAN
+    assert len(requests) >= 3  # two 503s (one per failed try), then the file
+    assert "retries" not in stage_options("recsys", "train", str(ws))
+    assert "gpu" in stage_options("recsys", "train", str(ws))["tags"]

@@ -4,6 +4,7 @@ Sources: the default generator, or a CSV, TSV, Parquet or JSONL file from a path
 configurable column names, separator and header (headerless files name columns by position).
 """
 
+import csv
 import io
 import json
 from dataclasses import dataclass, field
@@ -95,7 +96,7 @@ def read_table(source: str, table: TableFormat) -> pd.DataFrame:
             header=0 if table.header else None,
             dtype=str,
             keep_default_na=False,  # "NA" is a word in a ticket, not a missing value
-            quoting=3 if fmt == "tsv" else 0,  # TSV: quotes are text
+            quoting=csv.QUOTE_NONE if fmt == "tsv" else csv.QUOTE_MINIMAL,  # TSV: quotes are text
         )
     except (ValueError, OSError, pd.errors.ParserError) as e:
         raise InputError(f"{source}: cannot parse as {fmt}: {str(e).splitlines()[0]}") from e

@@ -64,8 +64,9 @@ def train(
     acc = make_accelerator()
     seed_everything(p.seed)
     model = build_model(model_params, data.tokenizer, data.labels)
-    decay = [prm for name, prm in model.named_parameters() if prm.ndim >= 2]
-    no_decay = [prm for name, prm in model.named_parameters() if prm.ndim < 2]
+    # no weight decay on biases and norms, as in GPT-2's own recipe
+    decay = [w for w in model.parameters() if w.ndim >= 2]
+    no_decay = [w for w in model.parameters() if w.ndim < 2]
     optimizer = torch.optim.AdamW(
         [
             {"params": decay, "weight_decay": p.weight_decay},

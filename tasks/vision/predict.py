@@ -39,6 +39,7 @@ def main(paths: DomainPaths, args: argparse.Namespace) -> str:
     registry = Registry(paths.registry)
     record = registry.record(args.model)
     p = parse(PreprocessParams, record["params"]["preprocess"], "vision.preprocess")
+    formats = tuple(record["params"]["ingest"]["formats"])  # what the model was trained on
     model, classes = load_model(registry.resolve(args.model))
     with tempfile.TemporaryDirectory() as scratch:
         if is_archive(args.input):
@@ -52,7 +53,7 @@ def main(paths: DomainPaths, args: argparse.Namespace) -> str:
         if not files:
             raise InputError(f"{args.input}: no images")
         for path in files:
-            if why := problem(path, ("JPEG", "PNG", "BMP", "WEBP", "TIFF")):
+            if why := problem(path, formats):
                 raise InputError(f"{path.relative_to(root)}: {why}")
         images = torch.stack([to_tensor(path, p) for path in files]).numpy()
         names = [path.relative_to(root).as_posix() for path in files]
