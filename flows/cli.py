@@ -47,6 +47,22 @@ def cmd_predict(args: argparse.Namespace) -> None:
     print(module.main(domain_paths(args.domain), args))
 
 
+def cmd_serve(args: argparse.Namespace) -> None:
+    from flows.deployments import serve_all
+
+    serve_all(workspace_root())
+
+
+def cmd_worker(args: argparse.Namespace) -> None:
+    import subprocess
+
+    from flows.deployments import work_pool
+
+    pool = work_pool(workspace_root())
+    cmd = [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool, "--type", "process"]
+    sys.exit(subprocess.call(cmd))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="verticals", description="Reproducible ML pipelines, run by DVC and Prefect."
@@ -78,6 +94,16 @@ def build_parser() -> argparse.ArgumentParser:
     models = sub.add_parser("models", help="list registered model versions")
     models.add_argument("domains", nargs="*", choices=[[], *DOMAINS], metavar="DOMAIN")
     models.set_defaults(func=cmd_models)
+
+    serve = sub.add_parser(
+        "serve", help="serve prefect.yaml's scheduled deployments from this process"
+    )
+    serve.set_defaults(func=cmd_serve)
+
+    worker = sub.add_parser(
+        "worker", help="start a process worker for the pool prefect.yaml's deployments use"
+    )
+    worker.set_defaults(func=cmd_worker)
 
     predict = sub.add_parser("predict", help="predict with a registered model")
     by_domain = predict.add_subparsers(dest="domain", required=True, metavar="DOMAIN")

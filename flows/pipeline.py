@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
@@ -18,11 +19,13 @@ from flows.report import decision_markdown
 from tasks.common.errors import StageFailed
 from tasks.common.io import read_json
 from tasks.common.params import load_params
-from tasks.common.paths import DOMAINS, STEPS, domain_paths
+from tasks.common.paths import DOMAINS, STEPS, check_domain, domain_paths
 
 RAN, RESTORED, SKIPPED = "ran", "restored", "skipped"  # restored: from DVC's run cache
 GPU_TAG = "gpu"  # training tasks carry it, so a Prefect tag concurrency limit can cap them
 URL_RETRIES, BACKOFF_SECONDS = 3, 2  # ingest from a URL: waits 2, 4, then 8 s between tries
+BUSY = "is busy, it is being blocked by"  # DVC's words for data another process is using
+BUSY_WAIT_SECONDS, BUSY_POLL_SECONDS = 3600, 2
 
 
 def dvc(*args: str) -> list[str]:
@@ -36,11 +39,49 @@ def stage_env() -> dict[str, str]:
 
 
 def up_to_date(root: str, target: str) -> bool:
+    from dvc.lock import LockError
     from dvc.repo import Repo
 
-    # DVC resolves a bare stage name against the current directory: name the file.
-    with Repo(root) as repo:
-        return not repo.status(targets=[f"{Path(root) / 'dvc.yaml'}:{target}"])
+    try:
+        with Repo(root) as repo:
+            # DVC resolves a bare stage name against the current directory: name the file.
+            return not repo.status(targets=[f"{Path(root) / 'dvc.yaml'}:{target}"])
+    except LockError:  # another run holds the repo: `dvc repro` waits for it, then decides
+        return False
+
+
+@dataclass
+class Repro:
+    code: int
+    outcome: str
+    why: str | None  # the stage's own one-line reason, when it failed
+    busy: bool  # another run on this workspace holds the stage's data
+
+
+def repro(target: str, root: str, log) -> Repro:
+    """`dvc repro --single-item <target>`, every line of its output logged."""
+    result = Repro(0, SKIPPED, None, False)
+    with subprocess.Popen(
+        # --wait-for-lock: a concurrent run holding DVC's repo lock is waited for
+        dvc("--wait-for-lock", "repro", "--single-item", target),
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=stage_env(),
+    ) as proc:
+        for line in proc.stdout:
+            if line.strip():
+                log(line.rstrip())
+            if line.startswith("error: "):
+                result.why = line.strip().removeprefix("error: ")
+            if line.startswith("Running stage"):
+                result.outcome = RAN
+            elif "is cached - skipping run" in line:
+                result.outcome = RESTORED
+            result.busy |= BUSY in line
+    result.code = proc.returncode
+    return result
 
 
 @task(task_run_name="{step}@{domain}")
@@ -51,27 +92,14 @@ def stage(domain: str, step: str, root: str) -> str:
     if up_to_date(root, target):
         logger.info(f"Stage '{target}' didn't change, skipping (dvc status)")
         return SKIPPED
-    outcome, why = SKIPPED, None
-    with subprocess.Popen(
-        dvc("repro", "--single-item", target),
-        cwd=root,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=stage_env(),
-    ) as proc:
-        for line in proc.stdout:
-            if line.strip():
-                logger.info(line.rstrip())
-            if line.startswith("error: "):  # the stage's own one-line reason
-                why = line.strip().removeprefix("error: ")
-            if line.startswith("Running stage"):
-                outcome = RAN
-            elif "is cached - skipping run" in line:
-                outcome = RESTORED
-    if proc.returncode:
-        raise StageFailed(f"{target} failed: {why or f'exit code {proc.returncode}'}")
-    return outcome
+    deadline = time.monotonic() + BUSY_WAIT_SECONDS
+    while (result := repro(target, root, logger.info)).busy and time.monotonic() < deadline:
+        # DVC fails at once on data another run is using: wait, then let it decide again
+        logger.info(f"{target}: its data is in use by another run here; waiting")
+        time.sleep(BUSY_POLL_SECONDS)
+    if result.code:
+        raise StageFailed(f"{target} failed: {result.why or f'exit code {result.code}'}")
+    return result.outcome
 
 
 def summarize(domain: str, root: Path, outcomes: dict[str, str], seconds: dict) -> dict:
@@ -119,8 +147,9 @@ def stage_options(domain: str, step: str, root: str) -> dict:
 
 
 @flow(flow_run_name="{domain}")
-def domain_pipeline(domain: str, root: str) -> dict:
+def domain_pipeline(domain: str, root: str = ".") -> dict:
     """ingest -> preprocess -> train -> evaluate -> register for one domain."""
+    check_domain(domain)  # a deployment naming an unknown domain fails here, in one line
     outcomes, seconds = {}, {}
     for step in STEPS:
         start = time.perf_counter()

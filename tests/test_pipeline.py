@@ -3,6 +3,7 @@
 import hashlib
 import json
 import shutil
+import subprocess
 
 import numpy as np
 import pandas as pd
@@ -395,3 +396,29 @@ def test_ingest_from_a_url_retries_with_backoff(tmp_path, flaky_http, prefect_se
     assert len(requests) >= 3  # two 503s (one per failed try), then the file
     assert "retries" not in stage_options("recsys", "train", str(ws))
     assert "gpu" in stage_options("recsys", "train", str(ws))["tags"]
+
+
+def test_two_runs_at_once_on_one_workspace_both_succeed(tmp_path, prefect_server):
+    """The second waits for DVC's repo lock instead of failing on it; the lock stays whole."""
+    from prefect.settings import PREFECT_API_URL
+
+    from flows.pipeline import stage_env
+
+    ws = make_workspace(tmp_path / "ws", TINY)
+    env = {**stage_env(), "PREFECT_API_URL": PREFECT_API_URL.value()}
+    runs = [
+        subprocess.Popen(
+            ["verticals", "run", "recsys"],
+            cwd=ws,
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        for _ in range(2)
+    ]
+    outputs = [run.communicate(timeout=600)[0] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    status = sh("dvc", "status", "register@recsys", cwd=ws).stdout
+    assert "up to date" in status
+    assert all("recsys" in out and "v0001" in out for out in outputs)
