@@ -5,6 +5,7 @@ import threading
 from pathlib import Path
 
 import pytest
+import torch
 
 # TensorFlow and PyTorch share this test process (the stages never do). torch._dynamo, which
 # torch.optim loads lazily, segfaults if it first loads after TensorFlow has trained: load it now.
@@ -49,6 +50,14 @@ def make_workspace(dest: Path, overrides: list[str]) -> Path:
     apply_overrides(dest, overrides)
     commit_all(dest, "tiny overrides")
     return dest
+
+
+def assert_same_weights(a, b) -> None:
+    """Bit-identical parameters and buffers: what a resumed run must reproduce."""
+    sa, sb = a.state_dict(), b.state_dict()
+    assert sa.keys() == sb.keys()
+    for name in sa:
+        assert torch.equal(sa[name], sb[name]), name
 
 
 @pytest.fixture

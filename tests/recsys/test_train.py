@@ -9,15 +9,9 @@ from tasks.recsys.evaluate import EvaluateParams, evaluate
 from tasks.recsys.ingest import Synthetic, synthesize
 from tasks.recsys.preprocess import PreprocessParams, split
 from tasks.recsys.train import TrainParams, epoch_samples, load_model, save_model, train
+from tests.conftest import assert_same_weights
 
 CFG = NeuMFConfig(gmf_dim=8, mlp_layers=(32, 16, 8), dropout=0.1)
-
-
-def assert_same_weights(a: torch.nn.Module, b: torch.nn.Module) -> None:
-    sa, sb = a.state_dict(), b.state_dict()
-    assert sa.keys() == sb.keys()
-    for name in sa:
-        assert torch.equal(sa[name], sb[name]), name
 
 
 def tiny_split():

@@ -5,6 +5,7 @@ import torch
 from models.text import ModelParams
 from tasks.text.classify import predict_proba
 from tasks.text.train import TrainParams, train
+from tests.conftest import assert_same_weights
 from tests.text.conftest import TINY_MODEL, TINY_TRAIN, processed
 
 
@@ -15,13 +16,6 @@ def held_out_accuracy(model, data) -> float:
 
 def majority_accuracy(data) -> float:
     return float(np.bincount(data.val.labels).max() / len(data.val.labels))
-
-
-def assert_same_weights(a, b) -> None:
-    sa, sb = a.state_dict(), b.state_dict()
-    assert sa.keys() == sb.keys()
-    for name in sa:
-        assert torch.equal(sa[name], sb[name]), name
 
 
 def test_training_from_scratch_beats_the_majority_class(tiny_data, tmp_path):

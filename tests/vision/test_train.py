@@ -4,6 +4,7 @@ import torch
 
 from tasks.vision.classify import predict_proba
 from tasks.vision.train import TrainParams, load_model, save_model, train
+from tests.conftest import assert_same_weights
 from tests.vision.conftest import TINY_MODEL, TINY_TRAIN, subset
 
 CLASSES = [str(d) for d in range(10)]
@@ -30,10 +31,7 @@ def test_resume_after_a_stop_matches_an_uninterrupted_run(digits, tmp_path):
     straight = train(data, digits["val"], CLASSES, TINY_MODEL, p, tmp_path / "a")
     assert train(data, digits["val"], CLASSES, TINY_MODEL, p, tmp_path / "b", stop_after=1) is None
     resumed = train(data, digits["val"], CLASSES, TINY_MODEL, p, tmp_path / "b")
-    for (name, a), b in zip(
-        straight.state_dict().items(), resumed.state_dict().values(), strict=True
-    ):
-        assert torch.equal(a, b), name
+    assert_same_weights(straight, resumed)
 
 
 @pytest.mark.slow
