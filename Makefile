@@ -4,6 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PATH := $(abspath $(BIN)):$(PATH)
+# Big wheels (TensorFlow, torch) over a flaky link: pip resumes, and the install is retried.
+export PIP_RETRIES := 10
+export PIP_RESUME_RETRIES := 50
+INSTALL_TRIES := 3
 
 .PHONY: setup run test test-fast lint format bench ui clean
 
@@ -13,7 +17,10 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	for try in $$(seq $(INSTALL_TRIES)); do \
+		$(BIN)/python -m pip install --quiet -e '.[dev]' && break; \
+		test $$try -lt $(INSTALL_TRIES) && echo "pip install failed; retrying in 30 s" && sleep 30 || exit 1; \
+	done
 	touch $@
 
 run: setup
