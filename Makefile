@@ -8,10 +8,13 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export PIP_RETRIES := 10
 export PIP_RESUME_RETRIES := 50
 INSTALL_TRIES := 3
+# The default DVC remote: a folder outside the tree, shared by this machine's clones.
+# Elsewhere: `make remote DVC_REMOTE=s3://bucket/verticals` (credentials: `dvc remote modify --local`).
+DVC_REMOTE ?= $(HOME)/.cache/verticals/dvc-remote
 
-.PHONY: setup run test test-fast lint format bench ui clean
+.PHONY: setup remote run test test-fast lint format bench ui clean
 
-setup: $(STAMP)
+setup: $(STAMP) .dvc/config.local
 
 # Reinstall only when the dependencies change; an existing .venv is reused.
 $(STAMP): pyproject.toml
@@ -22,6 +25,17 @@ $(STAMP): pyproject.toml
 		test $$try -lt $(INSTALL_TRIES) && echo "pip install failed; retrying in 30 s" && sleep 30 || exit 1; \
 	done
 	touch $@
+
+define add_remote
+	$(BIN)/dvc remote add --local --default --force storage $(DVC_REMOTE)
+	case "$(DVC_REMOTE)" in *://*) ;; *) mkdir -p "$(DVC_REMOTE)" ;; esac
+endef
+
+.dvc/config.local: | $(STAMP)
+	$(add_remote)
+
+remote: $(STAMP)
+	$(add_remote)
 
 run: setup
 	$(BIN)/verticals run
@@ -45,7 +59,8 @@ bench: setup
 
 # A local Prefect server and UI on http://127.0.0.1:4200; its database stays in .prefect/.
 ui: setup
-	PREFECT_HOME=$(CURDIR)/.prefect $(BIN)/prefect server start --host 127.0.0.1 --port 4200
+	PREFECT_HOME=$(CURDIR)/.prefect PREFECT_UI_API_URL=http://127.0.0.1:4200/api \
+		$(BIN)/prefect server start --host 127.0.0.1 --port 4200
 
 clean:
 	rm -rf data/*/ reports/*/ .pytest_cache

@@ -20,19 +20,39 @@ def cmd_stage(args: argparse.Namespace) -> None:
     stage_module(args.domain, args.step).run(domain_paths(args.domain))
 
 
+def check_prefect_api() -> None:
+    """Fail in one line, before anything runs, when PREFECT_API_URL names no live server."""
+    import httpx
+    from prefect.settings import PREFECT_API_URL
+
+    if not (url := PREFECT_API_URL.value()):
+        return  # Prefect starts a temporary server
+    try:
+        httpx.get(f"{url.rstrip('/')}/health", timeout=10).raise_for_status()
+    except httpx.HTTPError as e:
+        raise InputError(
+            f"PREFECT_API_URL={url} is unreachable ({e}): start a server (`make ui`) or unset it"
+        ) from None
+
+
 def cmd_run(args: argparse.Namespace) -> None:
     from flows.overrides import apply_overrides
-    from flows.pipeline import all_domains, domain_pipeline
+    from flows.pipeline import all_domains, dask_runner, domain_pipeline
     from flows.report import summary_table
 
+    check_prefect_api()
     root = workspace_root()
     apply_overrides(root, args.set)
     domains = args.domains or DOMAINS
-    # One domain is one flow run; several are subflows of one parent run.
+    sync = {"pull": args.pull, "push": args.push}
+    # One domain is one flow run; several are concurrent subflows of one parent run.
     if len(domains) == 1:
-        rows = [domain_pipeline(domains[0], str(root))]
+        rows = [domain_pipeline(domains[0], str(root), **sync)]
     else:
-        rows = all_domains(list(domains), str(root))
+        flow = all_domains
+        if args.dask:
+            flow = all_domains.with_options(task_runner=dask_runner(args.dask))
+        rows = flow(list(domains), str(root), **sync)
     print(summary_table(rows))
 
 
@@ -58,7 +78,7 @@ def cmd_worker(args: argparse.Namespace) -> None:
 
     from flows.deployments import work_pool
 
-    pool = work_pool(workspace_root())
+    pool = args.pool or work_pool(workspace_root())
     cmd = [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool, "--type", "process"]
     sys.exit(subprocess.call(cmd))
 
@@ -84,6 +104,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="change params.yaml before running, e.g. recsys.train.epochs=3",
     )
+    run.add_argument("--pull", action="store_true", help="dvc pull from the default remote first")
+    run.add_argument("--push", action="store_true", help="dvc push to the default remote after")
+    run.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help="run the domains on a Dask cluster: a scheduler's address, or 'local'",
+    )
     run.set_defaults(func=cmd_run)
 
     stage = sub.add_parser("stage", help="run one stage without Prefect (what dvc.yaml calls)")
@@ -103,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker = sub.add_parser(
         "worker", help="start a process worker for the pool prefect.yaml's deployments use"
     )
+    worker.add_argument("--pool", help="the work pool to poll (default: prefect.yaml's)")
     worker.set_defaults(func=cmd_worker)
 
     predict = sub.add_parser("predict", help="predict with a registered model")

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
+from prefect.futures import wait
 from prefect.tasks import exponential_backoff
 
+from flows.remote import check_remote, explain, sync_args
 from flows.report import decision_markdown
 from tasks.common.errors import StageFailed
 from tasks.common.io import read_json
@@ -51,30 +53,33 @@ def up_to_date(root: str, target: str) -> bool:
 
 
 @dataclass
-class Repro:
+class DvcRun:
     code: int
     outcome: str
-    why: str | None  # the stage's own one-line reason, when it failed
+    why: str | None  # the one-line reason, when it failed (the stage's or DVC's own)
     busy: bool  # another run on this workspace holds the stage's data
+    last: str  # DVC's last line, e.g. "3 files pushed"
 
 
-def repro(target: str, root: str, log) -> Repro:
-    """`dvc repro --single-item <target>`, every line of its output logged."""
-    result = Repro(0, SKIPPED, None, False)
+def run_dvc(args: list[str], root: str, log) -> DvcRun:
+    """A `dvc` command with every line of its output logged."""
+    result = DvcRun(0, SKIPPED, None, False, "")
+    # --wait-for-lock: a concurrent run holding DVC's repo lock is waited for
     with subprocess.Popen(
-        # --wait-for-lock: a concurrent run holding DVC's repo lock is waited for
-        dvc("--wait-for-lock", "repro", "--single-item", target),
+        dvc("--wait-for-lock", *args),
         cwd=root,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         env=stage_env(),
     ) as proc:
-        for line in proc.stdout:
-            if line.strip():
-                log(line.rstrip())
-            if line.startswith("error: "):
-                result.why = line.strip().removeprefix("error: ")
+        for line in map(str.strip, proc.stdout):
+            if not line:
+                continue
+            log(line)
+            result.last = line
+            if result.why is None and line.lower().startswith("error: "):  # the first is the cause
+                result.why = line[len("error: ") :]
             if line.startswith("Running stage"):
                 result.outcome = RAN
             elif "is cached - skipping run" in line:
@@ -93,13 +98,26 @@ def stage(domain: str, step: str, root: str) -> str:
         logger.info(f"Stage '{target}' didn't change, skipping (dvc status)")
         return SKIPPED
     deadline = time.monotonic() + BUSY_WAIT_SECONDS
-    while (result := repro(target, root, logger.info)).busy and time.monotonic() < deadline:
+    repro = ["repro", "--single-item", target]
+    while (result := run_dvc(repro, root, logger.info)).busy and time.monotonic() < deadline:
         # DVC fails at once on data another run is using: wait, then let it decide again
         logger.info(f"{target}: its data is in use by another run here; waiting")
         time.sleep(BUSY_POLL_SECONDS)
     if result.code:
         raise StageFailed(f"{target} failed: {result.why or f'exit code {result.code}'}")
     return result.outcome
+
+
+@task(task_run_name="{action}@{domain}")
+def sync(domain: str, action: str, root: str) -> str:
+    """`dvc pull` (before the stages) or `dvc push` (after them) with the default remote."""
+    logger = get_run_logger()
+    logger.info(f"{action}: {check_remote(Path(root), action)}")
+    result = run_dvc(sync_args(action, domain), root, logger.info)
+    if result.code:
+        why = explain(result.why or f"exit code {result.code}")
+        raise StageFailed(f"{action}@{domain} failed: {why}")
+    return result.last
 
 
 def summarize(domain: str, root: Path, outcomes: dict[str, str], seconds: dict) -> dict:
@@ -147,18 +165,47 @@ def stage_options(domain: str, step: str, root: str) -> dict:
 
 
 @flow(flow_run_name="{domain}")
-def domain_pipeline(domain: str, root: str = ".") -> dict:
-    """ingest -> preprocess -> train -> evaluate -> register for one domain."""
+def domain_pipeline(domain: str, root: str = ".", pull: bool = False, push: bool = False) -> dict:
+    """[pull ->] ingest -> preprocess -> train -> evaluate -> register [-> push] for one domain."""
     check_domain(domain)  # a deployment naming an unknown domain fails here, in one line
+    if pull:
+        sync(domain, "pull", root)
     outcomes, seconds = {}, {}
     for step in STEPS:
         start = time.perf_counter()
         outcomes[step] = stage.with_options(**stage_options(domain, step, root))(domain, step, root)
         seconds[step] = round(time.perf_counter() - start, 2)
+    if push:
+        sync(domain, "push", root)
     publish(domain, Path(root))
     return summarize(domain, Path(root), outcomes, seconds)
 
 
+@task(task_run_name="{domain}")
+def run_domain(domain: str, root: str, pull: bool, push: bool) -> dict:
+    return domain_pipeline(domain, root, pull, push)
+
+
 @flow(name="verticals", flow_run_name="all")
-def all_domains(domains: list[str] | None = None, root: str = ".") -> list[dict]:
-    return [domain_pipeline(d, str(Path(root).resolve())) for d in domains or DOMAINS]
+def all_domains(
+    domains: list[str] | None = None, root: str = ".", pull: bool = False, push: bool = False
+) -> list[dict]:
+    """Every domain at once: they share no outputs, and DVC's locks guard dvc.lock.
+
+    Each domain is a subflow inside a task, so the flow's task runner decides where the
+    domains run: threads here by default, or a Dask cluster (`dask_runner`).
+    """
+    root = str(Path(root).resolve())
+    futures = [run_domain.submit(d, root, pull, push) for d in domains or DOMAINS]
+    wait(futures)  # every domain finishes before the first failure is raised
+    return [f.result() for f in futures]
+
+
+def dask_runner(address: str):
+    """A Dask task runner: `local` starts a LocalCluster, else a scheduler's address."""
+    from prefect_dask import DaskTaskRunner
+
+    if address != "local":
+        return DaskTaskRunner(address=address)
+    # one single-threaded worker process per core: the stages themselves use the threads
+    return DaskTaskRunner(cluster_kwargs={"n_workers": os.cpu_count(), "threads_per_worker": 1})

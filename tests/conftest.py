@@ -1,7 +1,12 @@
 import functools
 import http.server
+import socket
 import subprocess
+import sys
 import threading
+import time
+import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -52,6 +57,15 @@ def make_workspace(dest: Path, overrides: list[str]) -> Path:
     return dest
 
 
+def add_remote(ws: Path, url: str, **settings: str) -> None:
+    """A default DVC remote for this clone only (.dvc/config.local), as `make remote` adds."""
+    if "://" not in url:
+        Path(url).mkdir(parents=True, exist_ok=True)
+    sh("dvc", "remote", "add", "--local", "--default", "--force", "storage", url, cwd=ws)
+    for key, value in settings.items():
+        sh("dvc", "remote", "modify", "--local", "storage", key, value, cwd=ws)
+
+
 def assert_same_weights(a, b) -> None:
     """Bit-identical parameters and buffers: what a resumed run must reproduce."""
     sa, sb = a.state_dict(), b.state_dict()
@@ -65,13 +79,62 @@ def workspace(tmp_path: Path) -> Path:
     return make_workspace(tmp_path / "ws", TINY)
 
 
-@pytest.fixture(scope="session")
-def prefect_server():
-    """One temporary Prefect server for the whole session (it costs seconds to start)."""
-    from prefect.testing.utilities import prefect_test_harness
+@dataclass(frozen=True)
+class PrefectServer:
+    url: str  # the UI
 
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
+    @property
+    def api(self) -> str:
+        return f"{self.url}/api"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory):
+    """One real `prefect server start` (API and UI) on a free loopback port for the session."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    url = f"http://127.0.0.1:{free_port()}"
+    home = tmp_path_factory.mktemp("prefect-home")
+    env = {**stage_env(), "PREFECT_HOME": str(home), "PREFECT_UI_API_URL": f"{url}/api"}
+    port = url.rsplit(":", 1)[1]
+    cmd = [
+        sys.executable,
+        "-m",
+        "prefect",
+        "server",
+        "start",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        port,
+    ]
+    log = (home / "server.log").open("w")
+    server = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_until_healthy(f"{url}/api/health", server)
+        with temporary_settings({PREFECT_API_URL: f"{url}/api"}):
+            yield PrefectServer(url)
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+
+
+def wait_until_healthy(health: str, server: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(health, timeout=5)
+            return
+        except OSError:
+            assert server.poll() is None, "the Prefect server exited"
+            assert time.monotonic() < deadline, f"no answer from {health}"
+            time.sleep(0.5)
 
 
 @pytest.fixture

@@ -12,14 +12,14 @@ from flows.deployments import load_deployments
 from flows.pipeline import stage_env
 from tasks.common.errors import InputError
 from tasks.common.paths import DOMAINS
-from tests.conftest import REPO, TINY, make_workspace, sh
+from tests.conftest import REPO, TINY, add_remote, make_workspace, sh
 
 
 def test_prefect_yaml_has_a_scheduled_deployment_per_domain_and_one_for_all():
     deployments = {d["name"]: d for d in load_deployments(REPO)}
     assert set(deployments) == {*DOMAINS, "all"}
     for domain in DOMAINS:
-        assert deployments[domain]["parameters"] == {"domain": domain}
+        assert deployments[domain]["parameters"] == {"domain": domain, "pull": True, "push": True}
     assert all(d["schedules"][0]["cron"] for d in deployments.values())
 
 
@@ -33,10 +33,9 @@ def test_a_deployment_naming_an_unknown_domain_is_refused(tmp_path):
 
 @pytest.mark.slow
 def test_verticals_serve_registers_the_schedules_and_runs_a_deployment(tmp_path, prefect_server):
-    from prefect.settings import PREFECT_API_URL
-
     ws = make_workspace(tmp_path / "ws", TINY)
-    env = {"PREFECT_API_URL": PREFECT_API_URL.value()}
+    add_remote(ws, str(tmp_path / "remote"))
+    env = {"PREFECT_API_URL": prefect_server.api}
     server = subprocess.Popen(
         ["verticals", "serve"], cwd=ws, env={**stage_env(), **env}, stdout=subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
@@ -54,6 +53,7 @@ def test_verticals_serve_registers_the_schedules_and_runs_a_deployment(tmp_path,
         run = run_deployment("domain-pipeline/recsys", timeout=300)
         assert run.state.is_completed(), run.state
         assert "up to date" in sh("dvc", "status", "register@recsys", cwd=ws).stdout
+        assert "up to date" in sh("dvc", "status", "--cloud", "train@recsys", cwd=ws).stdout
     finally:
         server.terminate()
         server.wait(timeout=60)

@@ -335,8 +335,6 @@ def child_run(client, state):
 
 
 def test_verticals_run_names_the_failed_stage_in_one_line(tmp_path, prefect_server):
-    from prefect.settings import PREFECT_API_URL
-
     ws = make_workspace(tmp_path / "ws", [*TINY, f"recsys.ingest.source={tmp_path}/none.csv"])
     lock = digest(ws / "dvc.lock")
     proc = sh(
@@ -345,7 +343,7 @@ def test_verticals_run_names_the_failed_stage_in_one_line(tmp_path, prefect_serv
         "recsys",
         cwd=ws,
         check=False,
-        env={"PREFECT_API_URL": PREFECT_API_URL.value()},
+        env={"PREFECT_API_URL": prefect_server.api},
     )
     assert proc.returncode == 1
     last = proc.stderr.strip().splitlines()[-1]
@@ -401,12 +399,10 @@ def test_ingest_from_a_url_retries_with_backoff(tmp_path, flaky_http, prefect_se
 
 def test_two_runs_at_once_on_one_workspace_both_succeed(tmp_path, prefect_server):
     """The second waits for DVC's repo lock instead of failing on it; the lock stays whole."""
-    from prefect.settings import PREFECT_API_URL
-
     from flows.pipeline import stage_env
 
     ws = make_workspace(tmp_path / "ws", TINY)
-    env = {**stage_env(), "PREFECT_API_URL": PREFECT_API_URL.value()}
+    env = {**stage_env(), "PREFECT_API_URL": prefect_server.api}
     runs = [
         subprocess.Popen(
             ["verticals", "run", "recsys"],

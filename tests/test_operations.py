@@ -1,0 +1,164 @@
+"""Operations against real services: a DVC remote (a folder, and S3 served by moto on
+loopback), Prefect process workers in separate clones, a Dask LocalCluster, and the UI."""
+
+import json
+import subprocess
+import uuid
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+from flows.pipeline import domain_pipeline, stage_env, sync
+from tasks.common.errors import InputError, StageFailed
+from tasks.common.paths import domain_paths
+from tasks.common.workspace import commit_all, git
+from tests.conftest import TINY, add_remote, free_port, make_workspace, sh
+
+pytestmark = pytest.mark.slow
+
+BUCKET = "verticals"
+
+
+def tree(folder) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.fixture
+def s3(tmp_path):
+    """moto's S3 server on loopback with IAM auth on: one user whose keys work, no others."""
+    import boto3
+    import requests
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1",
+                       aws_access_key_id="setup", aws_secret_access_key="setup")  # fmt: skip
+    iam.create_user(UserName="ci")
+    iam.put_user_policy(
+        UserName="ci",
+        PolicyName="s3",
+        PolicyDocument=json.dumps(
+            {"Version": "2012-10-17",
+             "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+        ),
+    )  # fmt: skip
+    key = iam.create_access_key(UserName="ci")["AccessKey"]
+    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                 aws_access_key_id="setup", aws_secret_access_key="setup",
+                 ).create_bucket(Bucket=BUCKET)  # fmt: skip
+    requests.post(f"{endpoint}/moto-api/reset-auth", data=b"0", timeout=10)  # auth from now on
+    yield endpoint, key["AccessKeyId"], key["SecretAccessKey"]
+    requests.post(f"{endpoint}/moto-api/reset-auth", data=b"inf", timeout=10)
+    server.stop()
+
+
+def test_push_and_pull_round_trip_through_s3(tmp_path, s3, prefect_server):
+    endpoint, key_id, secret = s3
+    ws = make_workspace(tmp_path / "ws", TINY)
+    add_remote(ws, f"s3://{BUCKET}/dvc", endpointurl=endpoint,
+               access_key_id=key_id, secret_access_key=secret)  # fmt: skip
+    sh("dvc", "repro", "preprocess@recsys", cwd=ws)
+    paths = domain_paths("recsys", ws)
+    raw, processed = tree(paths.raw), tree(paths.processed)
+    assert "pushed" in sync("recsys", "push", str(ws))
+
+    sh("rm", "-rf", ".dvc/cache", "data/recsys", cwd=ws)  # a fresh machine's clone
+    assert "added" in sync("recsys", "pull", str(ws))
+    assert tree(paths.raw) == raw and tree(paths.processed) == processed
+    assert "up to date" in sh("dvc", "status", "preprocess@recsys", cwd=ws).stdout
+
+    # wrong credentials: one line naming the push, and nothing local is lost
+    sh("dvc", "remote", "modify", "--local", "storage", "secret_access_key", "wrong", cwd=ws)
+    (paths.processed / "extra.txt").write_text("new")  # something to push
+    lock = (ws / "dvc.lock").read_bytes()
+    with pytest.raises(StageFailed, match=r"^push@recsys failed: .*refused the credentials"):
+        sync("recsys", "push", str(ws))
+    assert (ws / "dvc.lock").read_bytes() == lock
+
+
+def test_pull_from_a_missing_remote_is_one_clear_error(tmp_path, prefect_server):
+    ws = make_workspace(tmp_path / "ws", TINY)
+    with pytest.raises(InputError, match="no default DVC remote"):
+        domain_pipeline("recsys", str(ws), pull=True)
+    sh("dvc", "remote", "add", "--local", "--default", "storage", str(tmp_path / "nowhere"), cwd=ws)
+    proc = sh("verticals", "run", "recsys", "--pull", cwd=ws, check=False,
+              env={"PREFECT_API_URL": prefect_server.api})  # fmt: skip
+    assert proc.returncode == 2
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last == f"error: DVC remote 'storage' does not exist: no folder {tmp_path / 'nowhere'}"
+    assert not domain_paths("recsys", ws).raw.exists()
+
+
+def test_an_unreachable_prefect_api_is_one_clear_error(tmp_path):
+    ws = make_workspace(tmp_path / "ws", TINY)
+    lock = (ws / "dvc.lock").read_bytes()
+    url = f"http://127.0.0.1:{free_port()}/api"
+    proc = sh("verticals", "run", "recsys", cwd=ws, check=False, env={"PREFECT_API_URL": url})
+    assert proc.returncode == 2
+    assert (
+        proc.stderr.strip()
+        .splitlines()[-1]
+        .startswith(f"error: PREFECT_API_URL={url} is unreachable")
+    )
+    assert "Traceback" not in proc.stderr
+    assert (ws / "dvc.lock").read_bytes() == lock and not (ws / "data" / "recsys").exists()
+
+
+def flow_run_logs(flow_run_id) -> str:
+    with get_client(sync_client=True) as client:
+        logs = client.read_logs(
+            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id]))
+        )
+    return "\n".join(log.message for log in logs)
+
+
+def test_two_workers_in_their_own_clones_share_the_remote(tmp_path, prefect_server):
+    """Worker A trains and pushes; worker B, in another clone, pulls A's model, trains nothing."""
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.deployments import run_deployment
+
+    a = make_workspace(tmp_path / "a", TINY)
+    b = tmp_path / "b"
+    git("clone", "-q", str(a), str(b), cwd=tmp_path)
+    git("config", "user.email", "b@localhost", cwd=b)
+    git("config", "user.name", "b", cwd=b)
+    workers, runs = [], {}
+    try:
+        for clone in (a, b):
+            add_remote(clone, str(tmp_path / "remote"))
+            pool = f"verticals-{clone.name}-{uuid.uuid4().hex[:6]}"
+            with get_client(sync_client=True) as client:
+                client.create_work_pool(WorkPoolCreate(name=pool, type="process"))
+            domain_pipeline.from_source(str(clone), "flows/pipeline.py:domain_pipeline").deploy(
+                name=pool,
+                work_pool_name=pool,
+                parameters={"domain": "recsys", "root": str(clone), "pull": True, "push": True},
+                print_next_steps=False,
+            )
+            workers.append(subprocess.Popen(
+                ["verticals", "worker", "--pool", pool], cwd=clone,
+                env={**stage_env(), "PREFECT_API_URL": prefect_server.api},
+                stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+            ))  # fmt: skip
+            runs[clone.name] = run_deployment(f"domain-pipeline/{pool}", timeout=600)
+            assert runs[clone.name].state.is_completed(), runs[clone.name].state
+            if clone == a:  # A shares its lock through git, its data through the remote
+                commit_all(a, "A trained recsys")
+                git("pull", "-q", "--no-rebase", "origin", "HEAD", cwd=b)
+    finally:
+        for worker in workers:
+            worker.terminate()
+            worker.wait(timeout=60)
+
+    trained, pulled = (flow_run_logs(runs[name].id) for name in ("a", "b"))
+    assert "Running stage 'train@recsys'" in trained
+    assert "Running stage 'train@recsys'" not in pulled
+    assert "Stage 'train@recsys' didn't change, skipping" in pulled
+    assert "Running stage 'register@recsys'" in pulled  # B registers into its own registry
+    model_a, model_b = (domain_paths("recsys", clone).model for clone in (a, b))
+    assert tree(model_a) == tree(model_b)
+    assert "up to date" in sh("dvc", "status", "train@recsys", cwd=b).stdout
