@@ -2,22 +2,37 @@
 
 import hashlib
 import json
+import re
 import shutil
 import subprocess
+from contextlib import contextmanager
+from itertools import pairwise
 
 import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+from prefect.client.schemas.filters import (
+    FlowRunFilter,
+    FlowRunFilterId,
+    LogFilter,
+    LogFilterFlowRunId,
+    TaskRunFilter,
+    TaskRunFilterName,
+)
 
-from flows.pipeline import RAN, SKIPPED, all_domains
+from flows.pipeline import GPU_TAG, RAN, SKIPPED, all_domains
 from tasks.common.paths import DOMAINS, STEPS, domain_paths
 from tasks.common.registry import Registry
 from tests.conftest import TINY, make_workspace, sh
 
 pytestmark = pytest.mark.slow
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's package, installed by .ci/run
+# headless as root, and no calls home: this machine's network is closed
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync",
+                 "--disable-background-networking", "--disable-component-update"]  # fmt: skip
 
 
 def digest(path) -> str:
@@ -274,10 +289,24 @@ def test_experiment_runs_and_a_failed_gate_keeps_production(workspace):
     assert json.loads((paths.registry / "aliases.json").read_text()) == {"production": "v0001"}
 
 
+@contextmanager
+def gpu_slots(count: int):
+    """A tag concurrency limit on `gpu`, as `prefect concurrency-limit create gpu 1` makes."""
+    with get_client(sync_client=True) as client:
+        client.create_concurrency_limit(tag=GPU_TAG, concurrency_limit=count)
+    try:
+        yield
+    finally:
+        with get_client(sync_client=True) as client:
+            client.delete_concurrency_limit_by_tag(tag=GPU_TAG)
+
+
 def test_prefect_flow_matches_dvc_repro(repro_workspace, tmp_path, prefect_server):
+    """All domains at once, one GPU slot: the same lock as `dvc repro`, one train at a time."""
     ws = make_workspace(tmp_path / "flow", TINY)
     earlier = {d: len(artifacts(f"{d}-metrics")) for d in DOMAINS}  # the server is shared
-    state = all_domains(list(DOMAINS), str(ws), return_state=True)
+    with gpu_slots(1):
+        state = all_domains(list(DOMAINS), str(ws), return_state=True)
     rows = state.result()
     assert [r["domain"] for r in rows] == list(DOMAINS)
     for row in rows:
@@ -292,10 +321,25 @@ def test_prefect_flow_matches_dvc_repro(repro_workspace, tmp_path, prefect_serve
         assert again["stages"] == dict.fromkeys(STEPS, SKIPPED)
 
     with get_client(sync_client=True) as client:
+        children = child_runs(client, state)
         logs = client.read_logs(
-            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[child_run(client, state)]))
+            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[children["recsys"].id]))
         )
+        trains = [
+            t
+            for t in client.read_task_runs(
+                task_run_filter=TaskRunFilter(
+                    name=TaskRunFilterName(any_=[f"train@{d}" for d in DOMAINS])
+                ),
+                flow_run_filter=FlowRunFilter(
+                    id=FlowRunFilterId(any_=[r.id for r in children.values()])
+                ),
+            )
+        ]
     text = "\n".join(log.message for log in logs)
+    assert len(trains) == len(DOMAINS)
+    assert not overlaps([(t.start_time, t.end_time) for t in trains])  # one GPU slot
+    assert overlaps([(r.start_time, r.end_time) for r in children.values()])  # concurrent domains
     assert "Running stage 'train@recsys'" in text
     assert "trained NeuMF for 6 epochs" in text
 
@@ -322,16 +366,18 @@ def artifacts(key: str) -> list:
         )
 
 
-def child_run(client, state):
+def child_runs(client, state) -> dict:
+    """The parent run's domain subflow runs, by domain."""
     parent = state.state_details.flow_run_id
-    runs = client.read_flow_runs()
-    return next(
-        r.id
-        for r in runs
-        if r.parent_task_run_id
-        and r.name == "recsys"
-        and client.read_task_run(r.parent_task_run_id).flow_run_id == parent
-    )
+    return {
+        r.name: r
+        for r in client.read_flow_runs()
+        if r.parent_task_run_id and client.read_task_run(r.parent_task_run_id).flow_run_id == parent
+    }
+
+
+def overlaps(intervals) -> bool:
+    return any(later[0] < earlier[1] for earlier, later in pairwise(sorted(intervals)))
 
 
 def test_verticals_run_names_the_failed_stage_in_one_line(tmp_path, prefect_server):
@@ -419,3 +465,34 @@ def test_two_runs_at_once_on_one_workspace_both_succeed(tmp_path, prefect_server
     status = sh("dvc", "status", "register@recsys", cwd=ws).stdout
     assert "up to date" in status
     assert all("recsys" in out and "v0001" in out for out in outputs)
+
+
+def test_all_domains_on_a_dask_local_cluster(repro_workspace, prefect_server):
+    from flows.pipeline import dask_runner
+
+    on_dask = all_domains.with_options(task_runner=dask_runner("local"))
+    rows = on_dask(list(DOMAINS), str(repro_workspace))
+    assert [r["domain"] for r in rows] == list(DOMAINS)
+    assert all(r["stages"] == dict.fromkeys(STEPS, SKIPPED) for r in rows)
+
+
+def test_the_ui_shows_the_run_and_its_stages_completed(repro_workspace, prefect_server, tmp_path):
+    """Debian's Chromium, driven by Playwright, on the real server's UI."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from flows.pipeline import domain_pipeline
+
+    run = domain_pipeline("recsys", str(repro_workspace), return_state=True)
+    url = f"{prefect_server.url}/runs/flow-run/{run.state_details.flow_run_id}"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(url)
+        expect(page.locator(".state-badge").first).to_have_text("Completed", timeout=60_000)
+        page.get_by_text("Task Runs", exact=True).first.click()
+        expect(page.get_by_text(f"({len(STEPS)} Completed)")).to_be_visible(timeout=30_000)
+        for step in STEPS:
+            item = page.locator(".state-list-item", has_text=f"{step}@recsys")
+            expect(item).to_have_class(re.compile("state-list-item--completed"))
+        page.screenshot(path=tmp_path / "flow-run.png", full_page=True)
+        browser.close()
