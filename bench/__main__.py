@@ -13,9 +13,11 @@ from pathlib import Path
 # torch._dynamo segfaults if it first loads after TensorFlow has trained in the same process
 import torch._dynamo  # noqa: F401, I001
 
-from bench import medical, recsys, text, vision
+from bench import medical, memory, recsys, text, vision
+from bench.orchestration import through_worker
 from flows.pipeline import stage_env
 from flows.report import table
+from flows.server import local_server
 from tasks.common.io import read_json
 from tasks.common.paths import DOMAINS, STEPS, domain_paths
 from tasks.common.workspace import clone_workspace
@@ -32,23 +34,18 @@ QUALITY = {
 
 
 def timed(*cmd: str, cwd: Path) -> float:
+    from prefect.settings import PREFECT_API_URL
+
+    env = {**stage_env(), "PREFECT_API_URL": PREFECT_API_URL.value() or ""}
     start = time.perf_counter()
-    subprocess.run(cmd, cwd=cwd, env=stage_env(), check=True, capture_output=True)
+    subprocess.run(cmd, cwd=cwd, env=env, check=True, capture_output=True)
     return time.perf_counter() - start
-
-
-def flow_seconds(domain: str) -> dict[str, float]:
-    """Each stage's wall time as a task of the Prefect flow, cold in a clone of its own."""
-    from flows.pipeline import domain_pipeline
-
-    with tempfile.TemporaryDirectory() as tmp:
-        return domain_pipeline(domain, str(clone_workspace(REPO, Path(tmp))))["seconds"]
 
 
 def measure(ws: Path, domain: str) -> dict:
     cold = timed("dvc", "repro", f"register@{domain}", cwd=ws)
     noop_repro = timed("dvc", "repro", f"register@{domain}", cwd=ws)
-    noop_flow = timed("verticals", "run", domain, cwd=ws)
+    noop_flow = timed("verticals", "run", domain, cwd=ws)  # on the benchmark's own server
     alone = {s: timed("verticals", "stage", domain, s, cwd=ws) for s in STEPS}
     ours, seed = THROUGHPUT[domain](ws)
     return {
@@ -62,49 +59,58 @@ def measure(ws: Path, domain: str) -> dict:
     }
 
 
-def main() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        ws = clone_workspace(REPO, Path(tmp))
-        results = {d: measure(ws, d) for d in DOMAINS}
-    in_flow = {d: flow_seconds(d) for d in DOMAINS}
-    print(f"verticals benchmark: {os.cpu_count()} cores, default params, one run\n")
-    print(
+def mean_overhead(alone: dict, in_worker: dict) -> float:
+    return sum(in_worker[s] - alone[s] for s in STEPS) / len(STEPS)
+
+
+def report(results: dict, worker: dict, rss: dict) -> str:
+    lines = [f"verticals benchmark: {os.cpu_count()} cores, default params, one run", ""]
+    lines.append(
         table(
+            ["domain", "train/s ours", "seed-style", "ratio (target)", "cold repro",
+             "no-op repro", "no-op verticals run", "quality"],
             [
-                "domain",
-                "train/s ours",
-                "seed-style",
-                "ratio (target)",
-                "cold repro",
-                "no-op repro",
-                "no-op verticals run",
-                "quality",
-            ],
-            [
-                [
-                    d,
-                    f"{r['ours']:,.0f}",
-                    f"{r['seed']:,.0f}",
-                    f"{r['ours'] / r['seed']:.2f}x ({TARGETS[d]})",
-                    f"{r['cold']:.1f} s",
-                    f"{r['noop_repro']:.1f} s",
-                    f"{r['noop_flow']:.1f} s",
-                    r["quality"],
-                ]
+                [d, f"{r['ours']:,.0f}", f"{r['seed']:,.0f}",
+                 f"{r['ours'] / r['seed']:.2f}x ({TARGETS[d]})", f"{r['cold']:.1f} s",
+                 f"{r['noop_repro']:.1f} s", f"{r['noop_flow']:.1f} s", r["quality"]]
                 for d, r in results.items()
             ],
         )
-    )
-    print("\nstage cost: the stage alone against the same stage as a Prefect task (seconds)\n")
-    print(
+    )  # fmt: skip
+    cold = sum(r["cold"] for r in results.values())
+    lines += ["", f"all four domains cold through `dvc repro`: {cold:.0f} s (target <= 300 s)"]
+    lines += ["", "through a process worker: each stage alone / as the worker's task run (s)", ""]
+    lines.append(
+        table(
+            ["domain", *STEPS, "mean overhead", "no-op run after pickup"],
+            [
+                [d, *(f"{results[d]['alone'][s]:.1f} / {w['stages'][s]:.1f}" for s in STEPS),
+                 f"{mean_overhead(results[d]['alone'], w['stages']):+.1f} s",
+                 f"{w['noop']:.1f} s"]
+                for d, w in worker.items()
+            ],
+        )
+    )  # fmt: skip
+    lines += ["", "peak RSS of each stage, MB: default data / 10x data (ratio; target <= 1.5x)", ""]
+    lines.append(
         table(
             ["domain", *STEPS],
             [
-                [d, *(f"{results[d]['alone'][s]:.1f} / {in_flow[d][s]:.1f}" for s in STEPS)]
-                for d in DOMAINS
+                [d, *(f"{m[1][s]:.0f} / {m[10][s]:.0f} ({m[10][s] / m[1][s]:.2f}x)" for s in STEPS)]
+                for d, m in rss.items()
             ],
         )
     )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp, local_server(Path(tmp) / "prefect"):
+        ws = clone_workspace(REPO, Path(tmp) / "ws")
+        results = {d: measure(ws, d) for d in DOMAINS}
+        worker = through_worker(clone_workspace(REPO, Path(tmp) / "worker"), DOMAINS)
+    rss = {d: memory.measure(d) for d in DOMAINS}
+    print(report(results, worker, rss))
 
 
 if __name__ == "__main__":

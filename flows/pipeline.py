@@ -207,5 +207,6 @@ def dask_runner(address: str):
 
     if address != "local":
         return DaskTaskRunner(address=address)
-    # one single-threaded worker process per core: the stages themselves use the threads
-    return DaskTaskRunner(cluster_kwargs={"n_workers": os.cpu_count(), "threads_per_worker": 1})
+    # one single-threaded worker process per core (the stages use the threads), on loopback
+    cluster = {"n_workers": os.cpu_count(), "threads_per_worker": 1, "host": "127.0.0.1"}
+    return DaskTaskRunner(cluster_kwargs={**cluster, "dashboard_address": "127.0.0.1:0"})

@@ -1,11 +1,7 @@
 import functools
 import http.server
-import socket
 import subprocess
-import sys
 import threading
-import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +14,7 @@ import torch._dynamo  # noqa: F401, I001
 
 from flows.overrides import apply_overrides
 from flows.pipeline import stage_env
+from flows.server import local_server
 from tasks.common.workspace import clone_workspace, commit_all
 
 REPO = Path(__file__).resolve().parents[1]
@@ -74,6 +71,15 @@ def assert_same_weights(a, b) -> None:
         assert torch.equal(sa[name], sb[name]), name
 
 
+@pytest.fixture(scope="session")
+def reproduced(tmp_path_factory) -> Path:
+    """One clone with every domain reproduced by `dvc repro` (TINY), shared by the session:
+    its outputs are the uninterrupted reference runs. A test that changes it puts it back."""
+    ws = make_workspace(tmp_path_factory.mktemp("reproduced"), TINY)
+    sh("dvc", "repro", cwd=ws)
+    return ws
+
+
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
     return make_workspace(tmp_path / "ws", TINY)
@@ -88,53 +94,11 @@ class PrefectServer:
         return f"{self.url}/api"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def prefect_server(tmp_path_factory):
     """One real `prefect server start` (API and UI) on a free loopback port for the session."""
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
-    url = f"http://127.0.0.1:{free_port()}"
-    home = tmp_path_factory.mktemp("prefect-home")
-    env = {**stage_env(), "PREFECT_HOME": str(home), "PREFECT_UI_API_URL": f"{url}/api"}
-    port = url.rsplit(":", 1)[1]
-    cmd = [
-        sys.executable,
-        "-m",
-        "prefect",
-        "server",
-        "start",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        port,
-    ]
-    log = (home / "server.log").open("w")
-    server = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_until_healthy(f"{url}/api/health", server)
-        with temporary_settings({PREFECT_API_URL: f"{url}/api"}):
-            yield PrefectServer(url)
-    finally:
-        server.terminate()
-        server.wait(timeout=60)
-
-
-def wait_until_healthy(health: str, server: subprocess.Popen, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            urllib.request.urlopen(health, timeout=5)
-            return
-        except OSError:
-            assert server.poll() is None, "the Prefect server exited"
-            assert time.monotonic() < deadline, f"no answer from {health}"
-            time.sleep(0.5)
+    with local_server(tmp_path_factory.mktemp("prefect-home")) as url:
+        yield PrefectServer(url)
 
 
 @pytest.fixture

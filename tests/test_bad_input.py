@@ -18,7 +18,7 @@ from PIL import Image
 from flows.overrides import apply_overrides
 from tasks.common.params import PARAMS_FILE
 from tasks.common.paths import domain_paths
-from tests.conftest import TINY, make_workspace, sh
+from tests.conftest import sh
 from tests.medical.test_ingest import write_dicom
 
 pytestmark = pytest.mark.slow
@@ -225,25 +225,10 @@ def state(ws, domain) -> tuple:
     ]
 
 
-@pytest.fixture(scope="module")
-def reproduced(tmp_path_factory):
-    """One reproduced clone per domain, shared by that domain's cases."""
-    clones = {}
-
-    def get(domain):
-        if domain not in clones:
-            ws = make_workspace(tmp_path_factory.mktemp(domain), TINY)
-            sh("dvc", "repro", f"register@{domain}", cwd=ws)
-            clones[domain] = ws
-        return clones[domain]
-
-    return get
-
-
 @pytest.mark.parametrize("case", CASES, ids=[f"{c.domain}-{c.message[:40]}" for c in CASES])
 def test_bad_input_fails_in_one_line_and_keeps_lock_model_and_registry(reproduced, tmp_path, case):
     domain, step, message = case.domain, case.step, case.message
-    ws = reproduced(domain)
+    ws = reproduced
     before = state(ws, domain)
     params = (ws / PARAMS_FILE).read_text()
     apply_overrides(ws, [f"{domain}.{case.param}={case.write(tmp_path)}"])
@@ -257,5 +242,6 @@ def test_bad_input_fails_in_one_line_and_keeps_lock_model_and_registry(reproduce
         assert line.startswith("error: ") and message in line
         assert state(ws, domain) == before
         assert not [p for p in (ws / "data").rglob("*") if p.name.endswith(".tmp")]
-    finally:
+    finally:  # put the shared clone back: DVC removed the failed stage's outputs first
         (ws / PARAMS_FILE).write_text(params)
+        sh("dvc", "checkout", cwd=ws)

@@ -12,7 +12,7 @@ from flows.deployments import load_deployments
 from flows.pipeline import stage_env
 from tasks.common.errors import InputError
 from tasks.common.paths import DOMAINS
-from tests.conftest import REPO, TINY, add_remote, make_workspace, sh
+from tests.conftest import REPO, add_remote, sh
 
 
 def test_prefect_yaml_has_a_scheduled_deployment_per_domain_and_one_for_all():
@@ -32,8 +32,10 @@ def test_a_deployment_naming_an_unknown_domain_is_refused(tmp_path):
 
 
 @pytest.mark.slow
-def test_verticals_serve_registers_the_schedules_and_runs_a_deployment(tmp_path, prefect_server):
-    ws = make_workspace(tmp_path / "ws", TINY)
+def test_verticals_serve_registers_the_schedules_and_runs_a_deployment(
+    tmp_path, prefect_server, reproduced
+):
+    ws = reproduced  # served from the shared clone: the run finds its stages up to date
     add_remote(ws, str(tmp_path / "remote"))
     env = {"PREFECT_API_URL": prefect_server.api}
     server = subprocess.Popen(
@@ -53,7 +55,8 @@ def test_verticals_serve_registers_the_schedules_and_runs_a_deployment(tmp_path,
         run = run_deployment("domain-pipeline/recsys", timeout=300)
         assert run.state.is_completed(), run.state
         assert "up to date" in sh("dvc", "status", "register@recsys", cwd=ws).stdout
-        assert "up to date" in sh("dvc", "status", "--cloud", "train@recsys", cwd=ws).stdout
+        assert "in sync" in sh("dvc", "status", "--cloud", "train@recsys", cwd=ws).stdout
     finally:
         server.terminate()
         server.wait(timeout=60)
+        sh("dvc", "remote", "remove", "--local", "storage", cwd=ws)

@@ -2,18 +2,19 @@
 loopback), Prefect process workers in separate clones, a Dask LocalCluster, and the UI."""
 
 import json
-import subprocess
 import uuid
 
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 
-from flows.pipeline import domain_pipeline, stage_env, sync
+from flows.deployments import deploy_domain, worker
+from flows.pipeline import domain_pipeline, sync
+from flows.server import free_port
 from tasks.common.errors import InputError, StageFailed
 from tasks.common.paths import domain_paths
 from tasks.common.workspace import commit_all, git
-from tests.conftest import TINY, add_remote, free_port, make_workspace, sh
+from tests.conftest import TINY, add_remote, make_workspace, sh
 
 pytestmark = pytest.mark.slow
 
@@ -118,7 +119,6 @@ def flow_run_logs(flow_run_id) -> str:
 
 def test_two_workers_in_their_own_clones_share_the_remote(tmp_path, prefect_server):
     """Worker A trains and pushes; worker B, in another clone, pulls A's model, trains nothing."""
-    from prefect.client.schemas.actions import WorkPoolCreate
     from prefect.deployments import run_deployment
 
     a = make_workspace(tmp_path / "a", TINY)
@@ -126,33 +126,17 @@ def test_two_workers_in_their_own_clones_share_the_remote(tmp_path, prefect_serv
     git("clone", "-q", str(a), str(b), cwd=tmp_path)
     git("config", "user.email", "b@localhost", cwd=b)
     git("config", "user.name", "b", cwd=b)
-    workers, runs = [], {}
-    try:
-        for clone in (a, b):
-            add_remote(clone, str(tmp_path / "remote"))
-            pool = f"verticals-{clone.name}-{uuid.uuid4().hex[:6]}"
-            with get_client(sync_client=True) as client:
-                client.create_work_pool(WorkPoolCreate(name=pool, type="process"))
-            domain_pipeline.from_source(str(clone), "flows/pipeline.py:domain_pipeline").deploy(
-                name=pool,
-                work_pool_name=pool,
-                parameters={"domain": "recsys", "root": str(clone), "pull": True, "push": True},
-                print_next_steps=False,
-            )
-            workers.append(subprocess.Popen(
-                ["verticals", "worker", "--pool", pool], cwd=clone,
-                env={**stage_env(), "PREFECT_API_URL": prefect_server.api},
-                stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-            ))  # fmt: skip
-            runs[clone.name] = run_deployment(f"domain-pipeline/{pool}", timeout=600)
-            assert runs[clone.name].state.is_completed(), runs[clone.name].state
-            if clone == a:  # A shares its lock through git, its data through the remote
-                commit_all(a, "A trained recsys")
-                git("pull", "-q", "--no-rebase", "origin", "HEAD", cwd=b)
-    finally:
-        for worker in workers:
-            worker.terminate()
-            worker.wait(timeout=60)
+    runs = {}
+    for clone in (a, b):
+        add_remote(clone, str(tmp_path / "remote"))
+        pool = f"verticals-{clone.name}-{uuid.uuid4().hex[:6]}"
+        name = deploy_domain(clone, pool, pool, domain="recsys", pull=True, push=True)
+        with worker(clone, pool):
+            runs[clone.name] = run_deployment(name, timeout=600)
+        assert runs[clone.name].state.is_completed(), runs[clone.name].state
+        if clone == a:  # A shares its lock through git, its data through the remote
+            commit_all(a, "A trained recsys")
+            git("pull", "-q", "--no-rebase", "origin", "HEAD", cwd=b)
 
     trained, pulled = (flow_run_logs(runs[name].id) for name in ("a", "b"))
     assert "Running stage 'train@recsys'" in trained

@@ -1,0 +1,77 @@
+"""Peak RSS of every stage at the default data size and at 10x, one process per stage.
+
+Each scale runs in a clone of its own with one training epoch: an epoch's count changes the
+time, not the memory. Vision has no size knob (its default is scikit-learn's 1,797 digits), so
+both of its scales read a generated ImageFolder: the digits, 1 or 10 shifted copies of each.
+"""
+
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from flows.overrides import apply_overrides
+from flows.pipeline import stage_env
+from tasks.common.params import load_params
+from tasks.common.paths import STEPS
+from tasks.common.workspace import clone_workspace
+
+REPO = Path(__file__).resolve().parents[1]
+SCALES = (1, 10)
+SIZE_KNOBS = {  # the synthetic generator's size, scaled from its default in params.yaml
+    "recsys": ("ingest", "synthetic", "users"),
+    "medical": ("ingest", "synthetic", "count"),
+    "text": ("ingest", "synthetic", "count"),
+}
+
+
+def shifted_digits(folder: Path, copies: int) -> Path:
+    """The digits as an ImageFolder, each repeated `copies` times, rolled one pixel further."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    for copy in range(copies):
+        for i, (image, label) in enumerate(zip(digits.images, digits.target, strict=True)):
+            pixels = np.roll((image * 255 / 16).round().astype(np.uint8), copy, axis=1)
+            path = folder / str(label) / f"{copy}-{i:04d}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(pixels).save(path)
+    return folder
+
+
+def overrides(domain: str, scale: int, scratch: Path) -> list[str]:
+    params = load_params(REPO)[domain]
+    if domain == "vision":
+        size = f"vision.ingest.source={shifted_digits(scratch / 'digits', scale)}"
+    else:
+        *keys, last = SIZE_KNOBS[domain]
+        default = params
+        for key in keys:
+            default = default[key]
+        size = f"{domain}.{'.'.join(keys)}.{last}={default[last] * scale}"
+    return [size, f"{domain}.train.epochs=1"]
+
+
+def peak_rss_mb(cmd: list[str], cwd: Path) -> float:
+    """The child's own peak resident set (Linux reports kilobytes), from wait4."""
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=stage_env(), stdout=log, stderr=log)
+        _, status, usage = os.wait4(proc.pid, 0)
+        if status:
+            log.seek(0)
+            raise RuntimeError(f"{' '.join(cmd)} failed:\n{log.read().decode()[-2000:]}")
+    return usage.ru_maxrss / 1024
+
+
+def stage_peaks(domain: str, scale: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        ws = clone_workspace(REPO, Path(tmp) / "ws")
+        apply_overrides(ws, overrides(domain, scale, Path(tmp)))
+        return {s: peak_rss_mb(["verticals", "stage", domain, s], ws) for s in STEPS}
+
+
+def measure(domain: str) -> dict[int, dict[str, float]]:
+    return {scale: stage_peaks(domain, scale) for scale in SCALES}
