@@ -14,7 +14,7 @@ from flows.server import free_port
 from tasks.common.errors import InputError, StageFailed
 from tasks.common.paths import domain_paths
 from tasks.common.workspace import commit_all, git
-from tests.conftest import TINY, add_remote, make_workspace, sh
+from tests.conftest import REPO, TINY, add_remote, make_workspace, sh
 
 pytestmark = pytest.mark.slow
 
@@ -146,3 +146,16 @@ def test_two_workers_in_their_own_clones_share_the_remote(tmp_path, prefect_serv
     model_a, model_b = (domain_paths("recsys", clone).model for clone in (a, b))
     assert tree(model_a) == tree(model_b)
     assert "up to date" in sh("dvc", "status", "train@recsys", cwd=b).stdout
+
+
+def test_the_prefect_server_listens_on_loopback_only(prefect_server):
+    import psutil
+
+    port = int(prefect_server.url.rsplit(":", 1)[1])
+    listening = [
+        c.laddr.ip
+        for c in psutil.net_connections(kind="inet")
+        if c.status == psutil.CONN_LISTEN and c.laddr.port == port
+    ]
+    assert listening and set(listening) == {"127.0.0.1"}
+    assert "server start --host 127.0.0.1" in (REPO / "Makefile").read_text()  # `make ui`
