@@ -5,8 +5,8 @@ time, not the memory. Vision has no size knob (its default is scikit-learn's 1,7
 both of its scales read a generated ImageFolder: the digits, 1 or 10 shifted copies of each.
 """
 
-import os
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -56,14 +56,13 @@ def overrides(domain: str, scale: int, scratch: Path) -> list[str]:
 
 
 def peak_rss_mb(cmd: list[str], cwd: Path) -> float:
-    """The child's own peak resident set (Linux reports kilobytes), from wait4."""
-    with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen(cmd, cwd=cwd, env=stage_env(), stdout=log, stderr=log)
-        _, status, usage = os.wait4(proc.pid, 0)
-        if status:
-            log.seek(0)
-            raise RuntimeError(f"{' '.join(cmd)} failed:\n{log.read().decode()[-2000:]}")
-    return usage.ru_maxrss / 1024
+    """The command's own peak resident set, measured by bench.peak_rss."""
+    probe = [sys.executable, "-m", "bench.peak_rss", *cmd]
+    env = {**stage_env(), "PYTHONPATH": str(REPO)}
+    proc = subprocess.run(probe, cwd=cwd, env=env, capture_output=True, text=True)
+    if proc.returncode:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr[-2000:]}")
+    return float(proc.stderr.strip().splitlines()[-1].removeprefix("peak_rss_mb="))
 
 
 def stage_peaks(domain: str, scale: int) -> dict[str, float]:

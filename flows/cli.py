@@ -74,13 +74,13 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 
 def cmd_worker(args: argparse.Namespace) -> None:
-    import subprocess
+    import os
 
     from flows.deployments import work_pool
 
     pool = args.pool or work_pool(workspace_root())
     cmd = [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool, "--type", "process"]
-    sys.exit(subprocess.call(cmd))
+    os.execv(sys.executable, cmd)  # the worker takes this process: signals reach it directly
 
 
 def build_parser() -> argparse.ArgumentParser:
