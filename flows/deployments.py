@@ -1,6 +1,7 @@
 """The scheduled deployments declared in prefect.yaml, for `verticals serve`, and the
 same flow deployed to a chosen pool and clone, for workers started at run time."""
 
+import signal
 import subprocess
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -97,5 +98,9 @@ def worker(clone: Path, pool: str):
     try:
         yield proc
     finally:
-        proc.terminate()
-        proc.wait(timeout=60)
+        proc.send_signal(signal.SIGINT)  # Ctrl-C: the worker's own clean shutdown
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # it can hang on SIGTERM after several runs
+            proc.kill()
+            proc.wait()
