@@ -5,10 +5,12 @@ Each task asks DVC (in-process, cheap) whether its stage is up to date; if not, 
 Either way DVC decides, and both drivers leave the same `dvc.lock`.
 """
 
+import fcntl
 import os
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,6 +91,18 @@ def run_dvc(args: list[str], root: str, log) -> DvcRun:
     return result
 
 
+@contextmanager
+def one_repro_at_a_time(root: str):
+    """Stages of concurrent runs on one workspace take turns. DVC rewrites dvc.lock in place,
+    and a stage that reads it (register) could otherwise see another domain's half-written
+    file. An exclusive flock: across threads and processes alike."""
+    path = Path(root) / ".dvc" / "tmp" / "verticals-repro.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
 @task(task_run_name="{step}@{domain}")
 def stage(domain: str, step: str, root: str) -> str:
     """Bring one stage up to date through DVC: RAN, RESTORED or SKIPPED."""
@@ -99,10 +113,11 @@ def stage(domain: str, step: str, root: str) -> str:
         return SKIPPED
     deadline = time.monotonic() + BUSY_WAIT_SECONDS
     repro = ["repro", "--single-item", target]
-    while (result := run_dvc(repro, root, logger.info)).busy and time.monotonic() < deadline:
-        # DVC fails at once on data another run is using: wait, then let it decide again
-        logger.info(f"{target}: its data is in use by another run here; waiting")
-        time.sleep(BUSY_POLL_SECONDS)
+    with one_repro_at_a_time(root):
+        while (result := run_dvc(repro, root, logger.info)).busy and time.monotonic() < deadline:
+            # DVC fails at once on data another run is using: wait, then let it decide again
+            logger.info(f"{target}: its data is in use by another run here; waiting")
+            time.sleep(BUSY_POLL_SECONDS)
     if result.code:
         raise StageFailed(f"{target} failed: {result.why or f'exit code {result.code}'}")
     return result.outcome
@@ -190,7 +205,7 @@ def run_domain(domain: str, root: str, pull: bool, push: bool) -> dict:
 def all_domains(
     domains: list[str] | None = None, root: str = ".", pull: bool = False, push: bool = False
 ) -> list[dict]:
-    """Every domain at once: they share no outputs, and DVC's locks guard dvc.lock.
+    """Every domain at once: they share no outputs, and their stages take turns on DVC.
 
     Each domain is a subflow inside a task, so the flow's task runner decides where the
     domains run: threads here by default, or a Dask cluster (`dask_runner`).
