@@ -14,8 +14,9 @@ from tasks.common.errors import InputError
 from tasks.common.paths import DOMAINS
 
 DEPLOYMENTS_FILE = "prefect.yaml"
+DOMAIN_ENTRYPOINT = "flows/pipeline.py:domain_pipeline"
 FLOWS = {
-    "flows/pipeline.py:domain_pipeline": domain_pipeline,
+    DOMAIN_ENTRYPOINT: domain_pipeline,
     "flows/pipeline.py:all_domains": all_domains,
 }
 
@@ -75,8 +76,7 @@ def deploy_domain(clone: Path, pool: str, name: str, **parameters) -> str:
     # several deployments share a pool
     with get_client(sync_client=True) as client, suppress(ObjectAlreadyExists):
         client.create_work_pool(WorkPoolCreate(name=pool, type="process"))
-    entrypoint = "flows/pipeline.py:domain_pipeline"
-    domain_pipeline.from_source(str(clone), entrypoint).deploy(
+    domain_pipeline.from_source(str(clone), DOMAIN_ENTRYPOINT).deploy(
         name=name,
         work_pool_name=pool,
         parameters={"root": str(clone), **parameters},
