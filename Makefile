@@ -12,7 +12,7 @@ INSTALL_TRIES := 3
 # Elsewhere: `make remote DVC_REMOTE=s3://bucket/verticals` (credentials: `dvc remote modify --local`).
 DVC_REMOTE ?= $(HOME)/.cache/verticals/dvc-remote
 
-.PHONY: setup remote run test test-fast lint format bench ui clean
+.PHONY: setup remote run test test-fast lint format bench ui mlflow clean
 
 setup: $(STAMP) .dvc/config.local
 
@@ -61,6 +61,14 @@ bench: setup
 ui: setup
 	PREFECT_HOME=$(CURDIR)/.prefect PREFECT_UI_API_URL=http://127.0.0.1:4200/api \
 		$(BIN)/prefect server start --host 127.0.0.1 --port 4200
+
+# The embedded model registry (.mlflow/, what `verticals` uses without MLFLOW_TRACKING_URI),
+# served with its UI on http://127.0.0.1:5000. A team runs one such server for everyone.
+mlflow: setup
+	mkdir -p .mlflow
+	$(BIN)/mlflow server --host 127.0.0.1 --port 5000 --workers 1 \
+		--backend-store-uri sqlite:///$(CURDIR)/.mlflow/mlflow.db \
+		--default-artifact-root $(CURDIR)/.mlflow/artifacts
 
 clean:
 	rm -rf data/*/ reports/*/ .pytest_cache

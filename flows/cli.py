@@ -39,9 +39,11 @@ def cmd_run(args: argparse.Namespace) -> None:
     from flows.overrides import apply_overrides
     from flows.pipeline import all_domains, dask_runner, domain_pipeline
     from flows.report import summary_table
+    from tasks.common.registry import check_reachable, tracking_uri
 
     check_prefect_api()
     root = workspace_root()
+    check_reachable(tracking_uri(root))
     apply_overrides(root, args.set)
     domains = args.domains or DOMAINS
     sync = {"pull": args.pull, "push": args.push}
@@ -58,8 +60,25 @@ def cmd_run(args: argparse.Namespace) -> None:
 
 def cmd_models(args: argparse.Namespace) -> None:
     from flows.report import models_table
+    from tasks.common.registry import open_registry
 
-    print(models_table([domain_paths(d) for d in args.domains or DOMAINS]))
+    print(models_table([open_registry(domain_paths(d)) for d in args.domains or DOMAINS]))
+
+
+def cmd_promote(args: argparse.Namespace) -> None:
+    from tasks.common.registry import open_registry
+
+    registry = open_registry(domain_paths(args.domain))
+    now = registry.promote(args.version, args.reason, args.force)
+    print(f"{registry.name}: production is version {now['version']}")
+
+
+def cmd_rollback(args: argparse.Namespace) -> None:
+    from tasks.common.registry import open_registry
+
+    registry = open_registry(domain_paths(args.domain))
+    now = registry.rollback(args.reason)
+    print(f"{registry.name}: production rolled back to version {now['version']}")
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
@@ -118,9 +137,23 @@ def build_parser() -> argparse.ArgumentParser:
     stage.add_argument("step", choices=STEPS)
     stage.set_defaults(func=cmd_stage)
 
-    models = sub.add_parser("models", help="list registered model versions")
+    models = sub.add_parser("models", help="list registered model versions (MLflow)")
     models.add_argument("domains", nargs="*", choices=[[], *DOMAINS], metavar="DOMAIN")
     models.set_defaults(func=cmd_models)
+
+    promote = sub.add_parser("promote", help="move a domain's production alias to a version")
+    promote.add_argument("domain", choices=DOMAINS)
+    promote.add_argument("version", help="a registered version number")
+    promote.add_argument("--reason", default="", help="recorded on the version, with who and when")
+    promote.add_argument(
+        "--force", action="store_true", help="promote a version that failed its gate"
+    )
+    promote.set_defaults(func=cmd_promote)
+
+    rollback = sub.add_parser("rollback", help="production back to the version it had before")
+    rollback.add_argument("domain", choices=DOMAINS)
+    rollback.add_argument("--reason", default="", help="recorded on the version, with who and when")
+    rollback.set_defaults(func=cmd_rollback)
 
     serve = sub.add_parser(
         "serve", help="serve prefect.yaml's scheduled deployments from this process"
@@ -143,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--model",
             default="production",
-            help="a version (v0003) or an alias (default: production)",
+            help="a registered version number (3) or an alias (default: production)",
         )
         p.add_argument("--output", required=True, type=Path, help="Parquet file to write")
         module.add_arguments(p)

@@ -1,8 +1,7 @@
 """Plain-text tables for the terminal (the run summary, the registry listing) and the
 registry decision as markdown for the Prefect UI."""
 
-from tasks.common.paths import DomainPaths
-from tasks.common.registry import Registry
+from tasks.common.registry import registered_at
 
 
 def table(header: list[str], rows: list[list[str]]) -> str:
@@ -34,35 +33,39 @@ def summary_table(rows: list[dict]) -> str:
     )
 
 
-def models_table(domains: list[DomainPaths]) -> str:
+def models_table(registries: list) -> str:
+    """Every version of each domain's registered model, oldest first."""
     rows = []
-    for paths in domains:
-        registry = Registry(paths.registry)
-        aliases = registry.aliases()
-        for v in registry.versions():
-            shown = {k: v["metrics"][k] for k in v["key_metrics"]}
+    for registry in registries:
+        for version in registry.versions():
+            v = registry.describe(version)
             rows.append(
                 [
-                    paths.domain,
-                    v["version"],
-                    v["registered_at"],
-                    fmt_metrics(shown),
-                    v["data_hash"][:12],
-                    ",".join(a for a, ver in aliases.items() if ver == v["version"]) or "-",
+                    registry.domain,
+                    str(v["version"]),
+                    registered_at(version),
+                    fmt_metrics(v["metrics"]),
+                    (v["data_hash"] or "-")[:12],
+                    "passed" if v["gate"]["passed"] else "failed",
+                    ",".join(v["aliases"]) or "-",
                 ]
             )
     if not rows:
         return "no registered models yet: run `verticals run` or `dvc repro`"
-    return table(["domain", "version", "date", "key metrics", "data hash", "alias"], rows)
+    return table(["domain", "version", "date", "key metrics", "data hash", "gate", "alias"], rows)
 
 
-def decision_markdown(domain: str, decision: dict, plots: list[str]) -> str:
-    """The registry's decision for one run: version, promotion, the gate's reasons, plots."""
+def decision_markdown(domain: str, decision: dict, plots: list[str], page: str | None) -> str:
+    """The registry's decision for one run: version, promotion, the gate's reasons, plots, and
+    a link to the version's page (its model card) in the MLflow UI."""
     promoted = "production" in decision["aliases"]
     gate = "passed" if decision["gate"]["passed"] else "failed"
+    where = f"[in the MLflow UI]({page})" if page else "with `make mlflow` (the embedded registry)"
     lines = [
-        f"# {domain} {decision['version']}: "
+        f"# {domain} version {decision['version']}: "
         + ("promoted to production" if promoted else "not promoted"),
+        "",
+        f"Its model card and files: {where}.",
         "",
         f"Gate {gate}:",
         "",

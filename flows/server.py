@@ -22,17 +22,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_until_healthy(url: str, server: subprocess.Popen, timeout: float = 120) -> None:
+def wait_until_healthy(health: str, server: subprocess.Popen, timeout: float = 120) -> None:
+    """Poll a server's health URL until it answers, failing early if the server exits."""
     deadline = time.monotonic() + timeout
     while True:
         try:
-            urllib.request.urlopen(f"{url}/api/health", timeout=5)
+            urllib.request.urlopen(health, timeout=5)
             return
         except OSError:
             if server.poll() is not None:
-                raise RuntimeError(f"the Prefect server exited with {server.returncode}") from None
+                raise RuntimeError(f"{server.args} exited with {server.returncode}") from None
             if time.monotonic() > deadline:
-                raise TimeoutError(f"no answer from {url} in {timeout:.0f} s") from None
+                raise TimeoutError(f"no answer from {health} in {timeout:.0f} s") from None
             time.sleep(0.5)
 
 
@@ -49,7 +50,7 @@ def local_server(home: Path):
     with (home / "server.log").open("w") as log:
         server = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
-            wait_until_healthy(url, server)
+            wait_until_healthy(f"{url}/api/health", server)
             with temporary_settings({PREFECT_API_URL: f"{url}/api"}):
                 yield url
         finally:

@@ -14,7 +14,7 @@ import torch._dynamo  # noqa: F401, I001
 
 from flows.overrides import apply_overrides
 from flows.pipeline import stage_env
-from flows.server import local_server
+from flows.server import HOST, free_port, local_server, wait_until_healthy
 from tasks.common.workspace import clone_workspace, commit_all
 
 REPO = Path(__file__).resolve().parents[1]
@@ -99,6 +99,25 @@ def prefect_server(tmp_path_factory):
     """One real `prefect server start` (API and UI) on a free loopback port for the session."""
     with local_server(tmp_path_factory.mktemp("prefect-home")) as url:
         yield PrefectServer(url)
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory):
+    """One real `mlflow server` (SQLite backend, proxied artifacts) on a free loopback port,
+    as a team would run it with a database and an object store; yields its URL."""
+    home = tmp_path_factory.mktemp("mlflow-server")
+    url = f"http://{HOST}:{free_port()}"
+    cmd = ["mlflow", "server", "--host", HOST, "--port", url.rsplit(":", 1)[1], "--workers", "1"]
+    cmd += ["--backend-store-uri", f"sqlite:///{home}/mlflow.db"]
+    cmd += ["--artifacts-destination", str(home / "artifacts")]
+    with (home / "server.log").open("w") as log:
+        server = subprocess.Popen(cmd, env=stage_env(), stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_until_healthy(f"{url}/health", server)
+            yield url
+        finally:
+            server.terminate()
+            server.wait(timeout=60)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from PIL import Image
 
 from flows.overrides import apply_overrides
 from tasks.common.params import PARAMS_FILE
-from tasks.common.paths import domain_paths
+from tasks.common.paths import domain_paths, registry_store
 from tests.conftest import sh
 from tests.medical.test_ingest import write_dicom
 
@@ -219,7 +219,7 @@ def digest(path) -> str:
 
 def state(ws, domain) -> tuple:
     paths = domain_paths(domain, ws)
-    trees = [paths.model, paths.registry]
+    trees = [paths.model, registry_store(ws)]
     return digest(ws / "dvc.lock"), [
         {str(p): digest(p) for p in sorted(t.rglob("*")) if p.is_file()} for t in trees
     ]

@@ -10,7 +10,7 @@ import pytest
 from safetensors.numpy import load_file
 
 from flows.pipeline import stage_env
-from tasks.common.paths import DOMAINS, domain_paths
+from tasks.common.paths import DOMAINS, domain_paths, registry_store
 from tasks.common.runtime import CHECKPOINT
 from tests.conftest import TINY, make_workspace, sh
 
@@ -59,7 +59,7 @@ def test_a_killed_training_run_resumes_and_matches_an_uninterrupted_one(
 
     kill_after_first_epoch(ws, domain)
     assert (ws / "dvc.lock").read_bytes() == lock  # it never points at a half-trained model
-    assert not paths.model.exists() and not paths.registry.exists()
+    assert not paths.model.exists() and not registry_store(ws).exists()
 
     assert "resuming" in sh("dvc", "repro", f"train@{domain}", cwd=ws).stdout
     resumed = outcome(ws, domain)

@@ -48,7 +48,8 @@ def test_the_committed_lock_lists_every_stage_in_dag_order():
     assert set(lock) == {f"{step}@{domain}" for step in STEPS for domain in DOMAINS}
 
 
-def test_registration_is_cached_not_committed():
-    """It describes the local registry: committed, a fresh clone would skip registering."""
+def test_registration_is_never_restored_from_the_run_cache():
+    """DVC restores no stage with a persistent output from its run cache, so register runs
+    against the registry whenever its decision is missing, instead of reappearing unregistered."""
     [out] = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]["register"]["do"]["outs"]
-    assert isinstance(out, str)  # no `cache: false`
+    assert out == {"reports/${item}/registration.json": {"persist": True}}

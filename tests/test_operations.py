@@ -3,6 +3,7 @@ loopback), Prefect process workers in separate clones, a Dask LocalCluster, and 
 
 import json
 import uuid
+from unittest.mock import ANY
 
 import pytest
 from prefect.client.orchestration import get_client
@@ -12,7 +13,7 @@ from flows.deployments import deploy_domain, worker
 from flows.pipeline import domain_pipeline, sync
 from flows.server import free_port
 from tasks.common.errors import InputError, StageFailed
-from tasks.common.paths import domain_paths
+from tasks.common.paths import domain_paths, registry_store
 from tasks.common.workspace import commit_all, git
 from tests.conftest import REPO, TINY, add_remote, make_workspace, sh
 
@@ -117,10 +118,14 @@ def flow_run_logs(flow_run_id) -> str:
     return "\n".join(log.message for log in logs)
 
 
-def test_two_workers_in_their_own_clones_share_the_remote(tmp_path, prefect_server):
-    """Worker A trains and pushes; worker B, in another clone, pulls A's model, trains nothing."""
+def test_two_workers_in_their_own_clones_share_the_remote_and_the_registry(
+    tmp_path, prefect_server, mlflow_server, monkeypatch
+):
+    """Worker A trains, registers on the team's MLflow server and pushes; worker B, in another
+    clone, pulls A's model, trains nothing, finds A's version, and predicts with it."""
     from prefect.deployments import run_deployment
 
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)  # the workers inherit it
     a = make_workspace(tmp_path / "a", TINY)
     b = tmp_path / "b"
     git("clone", "-q", str(a), str(b), cwd=tmp_path)
@@ -142,10 +147,19 @@ def test_two_workers_in_their_own_clones_share_the_remote(tmp_path, prefect_serv
     assert "Running stage 'train@recsys'" in trained
     assert "Running stage 'train@recsys'" not in pulled
     assert "Stage 'train@recsys' didn't change, skipping" in pulled
-    assert "Running stage 'register@recsys'" in pulled  # B registers into its own registry
+    assert "Running stage 'register@recsys'" in pulled  # B asks the registry, which knows A's
     model_a, model_b = (domain_paths("recsys", clone).model for clone in (a, b))
     assert tree(model_a) == tree(model_b)
     assert "up to date" in sh("dvc", "status", "train@recsys", cwd=b).stdout
+    decision_a, decision_b = (json.loads(domain_paths("recsys", c).registration.read_text())
+                              for c in (a, b))  # fmt: skip
+    assert decision_b == decision_a and decision_b["aliases"] == ["production"]
+    assert not registry_store(a).exists() and not registry_store(b).exists()  # none embedded
+
+    sh("verticals", "predict", "recsys", "--users", "3", "--output", "recs.parquet", cwd=b)
+    cached = list(domain_paths("recsys", b).registered.iterdir())
+    assert [c.name.split("-")[0] for c in cached] == [f"v{decision_a['version']}"]
+    assert tree(cached[0] / "model") == {**tree(model_a), "version.json": ANY}
 
 
 def test_the_prefect_server_listens_on_loopback_only(prefect_server):
@@ -159,3 +173,24 @@ def test_the_prefect_server_listens_on_loopback_only(prefect_server):
     ]
     assert listening and set(listening) == {"127.0.0.1"}
     assert "server start --host 127.0.0.1" in (REPO / "Makefile").read_text()  # `make ui`
+
+
+def test_the_mlflow_ui_shows_the_version_with_its_production_alias(mlflow_server, tmp_path):
+    """Debian's Chromium on the real MLflow server's model page, after a registration."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from tasks.common.registry import Registry
+    from tests.common.test_registry import register
+    from tests.test_pipeline import CHROMIUM, CHROMIUM_ARGS
+
+    registry = Registry(f"ui{uuid.uuid4().hex[:6]}", mlflow_server, tmp_path / "cache", None)
+    version = register(registry, tmp_path, "a", 0.5)["version"]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(f"{mlflow_server}/#/models/{registry.name}")
+        row = page.get_by_role("row").filter(has_text=f"Version {version}")
+        expect(row).to_be_visible(timeout=60_000)
+        expect(row).to_contain_text("production")
+        page.screenshot(path=tmp_path / "mlflow-model.png", full_page=True)
+        browser.close()

@@ -24,7 +24,7 @@ from prefect.client.schemas.filters import (
 
 from flows.pipeline import GPU_TAG, RAN, SKIPPED, all_domains
 from tasks.common.paths import DOMAINS, STEPS, domain_paths
-from tasks.common.registry import Registry
+from tasks.common.registry import open_registry
 from tests.conftest import TINY, make_workspace, sh
 
 pytestmark = pytest.mark.slow
@@ -93,10 +93,10 @@ def test_metrics_and_plots_show(reproduced, tmp_path):
 def test_models_lists_the_registered_versions(reproduced):
     out = sh("verticals", "models", "recsys", cwd=reproduced).stdout
     row = out.splitlines()[2].split()
-    assert row[:2] == ["recsys", "v0001"] and row[-1] == "production"
+    assert row[:2] == ["recsys", "1"] and row[-2:] == ["passed", "production"]
     assert "hr_at_10=" in out
     rows = sh("verticals", "models", cwd=reproduced).stdout.splitlines()[2:]
-    assert [r.split()[:2] for r in rows] == [[d, "v0001"] for d in DOMAINS]
+    assert [r.split()[:2] for r in rows] == [[d, "1"] for d in DOMAINS]
     assert "auc=" in rows[1] and "sensitivity=" in rows[1]
     assert "accuracy=" in rows[2] and "baseline_accuracy=" in rows[2]
     assert "accuracy=" in rows[3]
@@ -137,7 +137,7 @@ def test_predict_medical_scores_files_of_any_size(reproduced, tmp_path):
         "predict",
         "medical",
         "--model",
-        "v0001",
+        "1",
         "--input",
         str(scans),
         "--output",
@@ -147,9 +147,7 @@ def test_predict_medical_scores_files_of_any_size(reproduced, tmp_path):
     preds = pd.read_parquet(out)
     assert preds.id.tolist() == ["0.png", "1.png", "2.png"]
     assert preds.probability.between(0, 1).all()
-    record = json.loads(
-        (domain_paths("medical", reproduced).registry / "v0001" / "version.json").read_text()
-    )
+    _, record = open_registry(domain_paths("medical", reproduced)).fetch("1")
     assert (preds.label == (preds.probability >= record["metrics"]["threshold"])).all()
 
 
@@ -189,7 +187,7 @@ def test_predict_vision_labels_a_folder_and_an_archive(reproduced, tmp_path):
     for source in (folder, tmp_path / "digits.zip"):
         out = tmp_path / "preds.parquet"
         sh(
-            "verticals", "predict", "vision", "--model", "v0001", "--input", str(source),
+            "verticals", "predict", "vision", "--model", "1", "--input", str(source),
             "--output", str(out), cwd=reproduced,
         )  # fmt: skip
         preds = pd.read_parquet(out)
@@ -207,7 +205,7 @@ def test_predict_all_users_from_a_named_version(reproduced, tmp_path):
         "predict",
         "recsys",
         "--model",
-        "v0001",
+        "1",
         "--output",
         str(out),
         cwd=reproduced,
@@ -273,9 +271,9 @@ def test_experiment_runs_and_a_failed_gate_keeps_production(workspace):
     assert "short" in shown and "recsys.train.epochs" in shown
     paths = domain_paths("recsys", workspace)
     decision = json.loads(paths.registration.read_text())
-    assert decision["version"] == "v0002" and decision["aliases"] == []
+    assert decision["version"] == 2 and decision["aliases"] == []
     assert not decision["gate"]["passed"]
-    assert json.loads((paths.registry / "aliases.json").read_text()) == {"production": "v0001"}
+    assert open_registry(paths).aliases() == {"production": 1}
 
 
 @contextmanager
@@ -301,8 +299,8 @@ def test_prefect_flow_matches_dvc_repro(reproduced, tmp_path, prefect_server):
     for row in rows:
         assert row["stages"] == dict.fromkeys(STEPS, RAN)
         assert all(s > 0 for s in row["seconds"].values())
-        assert row["version"] == "v0001"
-        assert Registry(domain_paths(row["domain"], ws).registry).resolve("v0001").is_dir()
+        assert row["version"] == 1
+        assert open_registry(domain_paths(row["domain"], ws)).resolve("1").tags["gate"] == "passed"
     # Determinism: two cold runs (this one and `dvc repro`'s) agree byte for byte, metrics too
     for domain in DOMAINS:
         ours, theirs = (domain_paths(domain, w).metrics for w in (ws, reproduced))
@@ -343,7 +341,7 @@ def test_prefect_flow_matches_dvc_repro(reproduced, tmp_path, prefect_server):
         metrics = json.loads((domain_paths(domain, ws).metrics).read_text())
         assert {r["metric"]: r["value"] for r in rows} == metrics
         decision = artifacts(f"{domain}-registry")[0]  # the newest
-        assert decision.data.startswith(f"# {domain} v0001:")
+        assert decision.data.startswith(f"# {domain} version 1: promoted to production")
         assert f"reports/{domain}/plots/" in decision.data
 
 
@@ -457,7 +455,7 @@ def test_two_runs_at_once_on_one_workspace_both_succeed(tmp_path, prefect_server
     assert [run.returncode for run in runs] == [0, 0], outputs
     status = sh("dvc", "status", "register@recsys", cwd=ws).stdout
     assert "up to date" in status
-    assert all("recsys" in out and "v0001" in out for out in outputs)
+    assert all(re.search(r"^recsys .* 1\s+production$", out, re.M) for out in outputs), outputs
 
 
 def test_all_domains_on_a_dask_local_cluster(reproduced, prefect_server):

@@ -23,16 +23,15 @@ def workspace_root(start: Path | None = None) -> Path:
     raise InputError(f"no dvc.yaml at or above {here}: run verticals inside the repository")
 
 
+def registry_store(root: Path) -> Path:
+    """The embedded MLflow registry (SQLite and artifacts) when MLFLOW_TRACKING_URI is unset."""
+    return root / ".mlflow"
+
+
 def check_domain(domain: str) -> str:
     if domain not in DOMAINS:
         raise InputError(f"unknown domain {domain!r}; choose from {', '.join(DOMAINS)}")
     return domain
-
-
-def check_step(step: str) -> str:
-    if step not in STEPS:
-        raise InputError(f"unknown stage {step!r}; choose from {', '.join(STEPS)}")
-    return step
 
 
 @dataclass(frozen=True)
@@ -62,9 +61,9 @@ class DomainPaths:
         return self.data / "checkpoints"
 
     @property
-    def registry(self) -> Path:
-        # Not a DVC output either: it accumulates versions across runs.
-        return self.data / "registry"
+    def registered(self) -> Path:
+        # Registered versions downloaded from the registry for predict: a cache, not an output
+        return self.data / "registered"
 
     @cached_property
     def reports(self) -> Path:

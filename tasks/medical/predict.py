@@ -5,7 +5,7 @@ from pathlib import Path
 
 from tasks.common.io import atomic_path
 from tasks.common.paths import DomainPaths
-from tasks.common.registry import Registry
+from tasks.common.registry import open_registry
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,12 +22,11 @@ def main(paths: DomainPaths, args: argparse.Namespace) -> str:
     from tasks.medical.ingest import Window
     from tasks.medical.screen import screen  # TensorFlow loads only when predicting
 
-    registry = Registry(paths.registry)
-    record = registry.record(args.model)
+    folder, record = open_registry(paths).fetch(args.model)
     threshold = record["metrics"]["threshold"]
     # DICOM scans get the window the model was trained with
     window = parse(Window, record["params"]["ingest"]["window"], "medical.ingest.window")
-    preds = screen(registry.resolve(args.model), args.input, record["metrics"], window)
+    preds = screen(folder, args.input, record["metrics"], window)
     with atomic_path(Path(args.output)) as tmp:
         preds.to_parquet(tmp, index=False)
     positive = int(preds.label.sum())

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from tasks.common.io import atomic_path
 from tasks.common.paths import DomainPaths
-from tasks.common.registry import Registry
+from tasks.common.registry import open_registry
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(paths: DomainPaths, args: argparse.Namespace) -> str:
     from tasks.recsys.recommend import predict  # torch loads only when predicting
 
-    folder = Registry(paths.registry).resolve(args.model)
+    folder, _ = open_registry(paths).fetch(args.model)
     recs = predict(folder, args.users, args.k)
     with atomic_path(Path(args.output)) as tmp:
         recs.to_parquet(tmp, index=False)

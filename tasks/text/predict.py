@@ -6,7 +6,7 @@ from pathlib import Path
 from tasks.common.errors import InputError
 from tasks.common.io import atomic_path
 from tasks.common.paths import DomainPaths
-from tasks.common.registry import Registry
+from tasks.common.registry import open_registry
 from tasks.text.ingest import TableFormat, blank, read_table
 
 
@@ -32,7 +32,7 @@ def main(paths: DomainPaths, args: argparse.Namespace) -> str:
     empty = blank(texts)
     if empty.any():
         raise InputError(f"{args.input}: row {int(empty.argmax()) + 1}: empty text")
-    model, tokenizer = load_classifier(Registry(paths.registry).resolve(args.model))
+    model, tokenizer = load_classifier(open_registry(paths).fetch(args.model)[0])
     # truncated as in training: preprocess saved max_length as the tokenizer's model_max_length
     ids = tokenizer(list(texts.astype(str)), truncation=True)["input_ids"]
     probs = predict_proba(model, tokenizer, [np.asarray(x) for x in ids], args.batch_size)

@@ -7,7 +7,7 @@ from pathlib import Path
 from tasks.common.errors import InputError
 from tasks.common.io import atomic_path
 from tasks.common.paths import DomainPaths
-from tasks.common.registry import Registry
+from tasks.common.registry import open_registry
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,11 +36,10 @@ def main(paths: DomainPaths, args: argparse.Namespace) -> str:
     from tasks.vision.preprocess import PreprocessParams, to_tensor
     from tasks.vision.train import load_model
 
-    registry = Registry(paths.registry)
-    record = registry.record(args.model)
+    folder, record = open_registry(paths).fetch(args.model)
     p = parse(PreprocessParams, record["params"]["preprocess"], "vision.preprocess")
     formats = tuple(record["params"]["ingest"]["formats"])  # what the model was trained on
-    model, classes = load_model(registry.resolve(args.model))
+    model, classes = load_model(folder)
     with tempfile.TemporaryDirectory() as scratch:
         if is_archive(args.input):
             extract(read_source(args.input), args.input, Path(scratch))
