@@ -7,13 +7,65 @@ from PIL import Image, UnidentifiedImageError
 
 from tasks.common.errors import InputError
 
+# What PIL raises on a file that is not a whole, sane image (a decompression bomb included)
+UNREADABLE = (
+    UnidentifiedImageError,
+    Image.DecompressionBombError,
+    OSError,
+    ValueError,
+    SyntaxError,
+)
+# 16-bit grayscale: `convert("L")` would clip every value above 255 to white
+WIDE_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+
+
+def to_uint8(pixels: np.ndarray, where: str) -> np.ndarray:
+    """Pixels of any numeric dtype as uint8, or one clear error: never a silent wrap or clip.
+
+    Integers must already lie in 0..255; floats in [0, 1] are scaled by 255, floats in
+    [0, 255] are rounded. Anything else is refused with its dtype and range.
+    """
+    if pixels.dtype == np.uint8:
+        return pixels
+    if pixels.dtype == np.bool_:
+        return pixels.astype(np.uint8) * 255
+    floating = np.issubdtype(pixels.dtype, np.floating)
+    if not (floating or np.issubdtype(pixels.dtype, np.integer)):
+        raise InputError(f"{where}: pixels of dtype {pixels.dtype} are not real numbers")
+    if pixels.size == 0:
+        return pixels.astype(np.uint8)
+    if floating and not np.isfinite(pixels).all():
+        raise InputError(f"{where}: {pixels.dtype} pixels include NaN or infinite values")
+    low, high = pixels.min(), pixels.max()
+    if floating and low >= 0 and high <= 1:
+        return np.round(pixels * 255).astype(np.uint8)
+    if low >= 0 and high <= 255:
+        return np.round(pixels).astype(np.uint8)
+    raise InputError(
+        f"{where}: {pixels.dtype} pixel values from {low} to {high} fit neither 0-255 nor "
+        "0-1: rescale them to 8 bits first"
+    )
+
+
+def wide_to_uint8(pixels: np.ndarray, where: str) -> np.ndarray:
+    """16-bit grayscale to 8 bits by its full scale (65535 -> 255), as a viewer shows it."""
+    if pixels.size and (pixels.min() < 0 or pixels.max() > 65535):
+        raise InputError(
+            f"{where}: pixel values from {pixels.min()} to {pixels.max()} are not 16-bit"
+        )
+    return np.round(pixels.astype(np.float32) / 257).astype(np.uint8)
+
 
 def decode_image(path: Path, mode: str) -> np.ndarray:
     """Decode fully (so truncated files fail here, not later) into `mode` ("L" or "RGB")."""
     try:
         with Image.open(path) as image:
+            if image.mode in (*WIDE_MODES, "F"):  # 16-bit or float grayscale
+                convert = to_uint8 if image.mode == "F" else wide_to_uint8
+                gray = convert(np.asarray(image), str(path))
+                return gray if mode == "L" else np.repeat(gray[..., None], 3, axis=-1)
             return np.asarray(image.convert(mode))
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
+    except UNREADABLE as e:
         raise InputError(f"{path}: not a readable image ({e.__class__.__name__}: {e})") from e
 
 

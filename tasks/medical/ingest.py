@@ -15,14 +15,14 @@ import pyarrow.parquet as pq
 from scipy.ndimage import gaussian_filter
 
 from tasks.common.errors import InputError
-from tasks.common.images import class_folders, decode_image
+from tasks.common.images import class_folders, decode_image, to_uint8
 from tasks.common.io import atomic_path
 from tasks.common.params import stage_params
 from tasks.common.paths import DomainPaths
 from tasks.common.sources import read_source
+from tasks.common.splits import SPLITS, check_split
 
 OUTPUT = "scans.parquet"
-SPLITS = ("train", "val", "test")
 
 
 @dataclass(frozen=True)
@@ -102,10 +102,22 @@ def check_labels(labels: np.ndarray, source: str) -> np.ndarray:
     return labels.astype(np.int8)
 
 
-def to_gray(images: np.ndarray) -> np.ndarray:
-    if images.ndim == 4:  # (N, H, W, C): RGB MedMNIST sets
-        return images.mean(axis=-1).round().astype(np.uint8)
-    return images.astype(np.uint8)
+def to_gray(images: np.ndarray, where: str) -> np.ndarray:
+    """(N, H, W) or RGB (N, H, W, C) scans of any numeric dtype -> (N, H, W) uint8."""
+    if images.ndim not in (3, 4):
+        raise InputError(f"{where}: {images.ndim}-D array {images.shape}: want (N, H, W[, C])")
+    pixels = to_uint8(images, where)
+    if pixels.ndim == 4:  # RGB MedMNIST sets
+        return pixels.mean(axis=-1).round().astype(np.uint8)
+    return pixels
+
+
+def npz_array(arrays, key: str, source: str) -> np.ndarray:
+    """One array of an .npz, read without unpickling (object arrays are refused by name)."""
+    try:
+        return arrays[key]
+    except (OSError, ValueError) as e:
+        raise InputError(f"{source}: array {key!r} cannot be read: {e}") from e
 
 
 def read_npz(source: str) -> Scans:
@@ -122,8 +134,11 @@ def read_npz(source: str) -> Scans:
         )
     ids, images, labels, splits = [], [], [], []
     for split in SPLITS:
-        imgs = to_gray(arrays[f"{split}_images"])
-        labels.append(check_labels(arrays[f"{split}_labels"], f"{source} {split}_labels"))
+        key = f"{split}_images"
+        imgs = to_gray(npz_array(arrays, key, source), f"{source} {key}")
+        labels.append(
+            check_labels(npz_array(arrays, f"{split}_labels", source), f"{source} {split}_labels")
+        )
         ids += [f"{split}/{i}" for i in range(len(imgs))]
         images += list(imgs)
         splits += [split] * len(imgs)
@@ -165,7 +180,8 @@ def read_dicom_folder(folder: Path, p: IngestParams) -> Scans:
         if not (folder / name).is_file():
             raise InputError(f"{table_path}: row {row}: file {name} does not exist")
     images = [read_dicom(folder / name, p.window) for name in table.file]
-    splits = table.split.tolist() if "split" in table else [None] * len(table)
+    given = table.split.tolist() if "split" in table else [None] * len(table)
+    splits = [check_split(s, f"{table_path}: row {row}") for row, s in enumerate(given, start=1)]
     return Scans(table.file.tolist(), images, labels, splits)
 
 

@@ -9,15 +9,14 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from sklearn.model_selection import train_test_split
 
 from tasks.common.errors import InputError
 from tasks.common.images import resize
 from tasks.common.io import atomic_dir, write_json
 from tasks.common.params import stage_params
 from tasks.common.paths import DomainPaths
+from tasks.common.splits import SPLITS, assign_splits
 from tasks.medical.ingest import OUTPUT as RAW
-from tasks.medical.ingest import SPLITS
 
 STATS = "stats.json"
 
@@ -44,34 +43,19 @@ def decode(table: pa.Table, size: int) -> np.ndarray:
     return np.stack(images)[..., None]
 
 
-def assign_splits(labels: np.ndarray, given: list, p: PreprocessParams) -> np.ndarray:
-    """The source's split where it has one; otherwise a stratified, seeded split."""
-    if all(s in SPLITS for s in given):
-        return np.asarray(given)
-    index = np.arange(len(labels))
-    holdout = p.val_fraction + p.test_fraction
-    train, rest = train_test_split(index, test_size=holdout, stratify=labels, random_state=p.seed)
-    val, test = train_test_split(
-        rest, test_size=p.test_fraction / holdout, stratify=labels[rest], random_state=p.seed
-    )
-    out = np.empty(len(labels), dtype=object)
-    out[train], out[val], out[test] = "train", "val", "test"
-    return out
-
-
 def split_arrays(
-    images: np.ndarray, labels: np.ndarray, splits: np.ndarray, source: str
+    images: np.ndarray, labels: np.ndarray, parts: dict[str, np.ndarray], source: str
 ) -> dict[str, Arrays]:
     out = {}
     for name in SPLITS:
-        mask = splits == name
-        classes = np.unique(labels[mask])
+        index = np.sort(parts[name])  # scans in source order within a split
+        classes = np.unique(labels[index])
         if len(classes) < 2:
             raise InputError(
-                f"{source}: the {name} split has {mask.sum()} scans of class(es) "
+                f"{source}: the {name} split has {len(index)} scans of class(es) "
                 f"{classes.tolist()}; screening needs both 0 and 1 (AUC is undefined otherwise)"
             )
-        out[name] = Arrays(images[mask], labels[mask])
+        out[name] = Arrays(images[index], labels[index])
     return out
 
 
@@ -81,8 +65,8 @@ def prepare(table: pa.Table, p: PreprocessParams, source: str) -> dict[str, Arra
         raise InputError(
             f"{source}: every scan has label {labels[0]}; screening needs both 0 and 1"
         )
-    splits = assign_splits(labels, table["split"].to_pylist(), p)
-    return split_arrays(decode(table, p.size), labels, splits, source)
+    parts = assign_splits(labels, table["split"].to_pylist(), p, source)
+    return split_arrays(decode(table, p.size), labels, parts, source)
 
 
 def save(arrays: dict[str, Arrays], folder: Path) -> None:

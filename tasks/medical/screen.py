@@ -8,8 +8,9 @@ import pandas as pd
 from tasks.common.errors import InputError
 from tasks.common.images import decode_image, resize
 from tasks.common.io import read_json
+from tasks.common.splits import SPLITS
 from tasks.medical.evaluate import calibrate
-from tasks.medical.ingest import SPLITS, Window, read_dicom, to_gray
+from tasks.medical.ingest import Window, npz_array, read_dicom, to_gray
 from tasks.medical.train import CONFIG, load_model
 
 DICOM_SUFFIXES = (".dcm", ".dicom")
@@ -33,7 +34,7 @@ def read_inputs(source: str, window: Window) -> tuple[list[str], list[np.ndarray
             )
         ids, images = [], []
         for key in keys:
-            stack = to_gray(arrays[key])
+            stack = to_gray(npz_array(arrays, key, str(path)), f"{path} {key}")
             ids += [f"{key}/{i}" for i in range(len(stack))]
             images += list(stack)
         return ids, images

@@ -84,12 +84,18 @@ def split(frame: pd.DataFrame, p: PreprocessParams) -> Split:
     train, test = leave_last_out(encode(pos, users, items))
     if test.empty:
         raise InputError("no user has two or more interactions, so there is nothing to test on")
-    partial = Split(users, items, train, test, np.empty((0, p.negatives), np.int64))
-    most_seen = int(partial.train.groupby("user").size().max()) + 1
-    if len(items) - most_seen < p.negatives:
+    if p.negatives < 1:
         raise InputError(
-            f"a user has seen {most_seen} of {len(items)} items, too few left for "
-            f"recsys.preprocess.negatives={p.negatives}"
+            f"recsys.preprocess.negatives is {p.negatives}: each test item needs at least 1 "
+            "negative to be ranked against"
+        )
+    partial = Split(users, items, train, test, np.empty((0, p.negatives), np.int64))
+    # every user needs unseen items to draw from, or negative sampling could never end
+    seen = partial.train.groupby("user").size() + 1
+    if len(items) - int(seen.max()) < p.negatives:
+        raise InputError(
+            f"user {users[seen.idxmax()]} has seen {int(seen.max())} of {len(items)} items, too "
+            f"few left for recsys.preprocess.negatives={p.negatives}"
         )
     rng = np.random.default_rng(p.seed)
     negatives = sample_distinct_negatives(

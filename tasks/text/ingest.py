@@ -21,6 +21,7 @@ from tasks.text.synthetic import Synthetic, synthesize
 
 OUTPUT, REPORT = "texts.parquet", "ingest.json"
 FORMATS = ("csv", "tsv", "parquet", "jsonl")
+QUOTING = {"csv": csv.QUOTE_MINIMAL, "none": csv.QUOTE_NONE}
 EMPTY_POLICIES = ("fail", "skip")
 
 
@@ -31,6 +32,9 @@ class TableFormat:
     format: str = "auto"  # auto (from the extension), csv, tsv, parquet or jsonl
     separator: str | None = None  # csv/tsv: overrides "," or a tab
     header: bool = True  # false: columns are named by position, 0 first
+    # csv/tsv: "csv" lets "..." hold separators and newlines ("" is a quote), as spreadsheets
+    # write both; "none" reads quotes as text (raw TSV dumps where a text may begin with ")
+    quoting: str = "csv"
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,8 @@ def read_jsonl(content: str, source: str) -> pd.DataFrame:
 def read_table(source: str, table: TableFormat) -> pd.DataFrame:
     """Any supported table, every value as read (strings stay strings, missing stays None)."""
     fmt = detect_format(source, table.format)
+    if table.quoting not in QUOTING:
+        raise InputError(f"text table.quoting is {table.quoting!r}; choose csv or none")
     raw = read_source(source)
     if not raw.strip():
         raise InputError(f"{source}: the file is empty")
@@ -96,7 +102,7 @@ def read_table(source: str, table: TableFormat) -> pd.DataFrame:
             header=0 if table.header else None,
             dtype=str,
             keep_default_na=False,  # "NA" is a word in a ticket, not a missing value
-            quoting=csv.QUOTE_NONE if fmt == "tsv" else csv.QUOTE_MINIMAL,  # TSV: quotes are text
+            quoting=QUOTING[table.quoting],
         )
     except (ValueError, OSError, pd.errors.ParserError) as e:
         raise InputError(f"{source}: cannot parse as {fmt}: {str(e).splitlines()[0]}") from e

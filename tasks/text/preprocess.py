@@ -11,16 +11,14 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from sklearn.model_selection import train_test_split
 
 from models.text import load_tokenizer, train_tokenizer
-from tasks.common.errors import InputError
 from tasks.common.io import atomic_dir, read_json, write_json
 from tasks.common.params import load_params, parse
 from tasks.common.paths import DomainPaths
+from tasks.common.splits import SPLITS, assign_splits
 from tasks.text.ingest import OUTPUT as RAW
 
-SPLITS = ("train", "val", "test")
 LABELS, TOKENIZER, STATS = "labels.json", "tokenizer", "stats.json"
 
 
@@ -43,23 +41,6 @@ class Encoded:
     @property
     def lengths(self) -> np.ndarray:
         return np.fromiter((len(x) for x in self.ids), np.int64, len(self.ids))
-
-
-def stratified_split(labels: pd.Series, p: PreprocessParams) -> dict[str, np.ndarray]:
-    counts = labels.value_counts()
-    holdout = p.val_fraction + p.test_fraction
-    too_few = counts[counts * min(p.val_fraction, p.test_fraction) < 1]
-    if len(too_few):
-        raise InputError(
-            f"label {too_few.index[0]!r} has {too_few.iloc[0]} text(s): too few to appear in "
-            "every split"
-        )
-    index = np.arange(len(labels))
-    train, rest = train_test_split(index, test_size=holdout, stratify=labels, random_state=p.seed)
-    val, test = train_test_split(
-        rest, test_size=p.test_fraction / holdout, stratify=labels.iloc[rest], random_state=p.seed
-    )
-    return {"train": train, "val": val, "test": test}
 
 
 def split_table(ids: list[list[int]], labels: np.ndarray, texts: pd.Series) -> pa.Table:
@@ -91,7 +72,7 @@ def write(frame: pd.DataFrame, p: PreprocessParams, name_or_path: str | None, fo
     The tokenizer is the checkpoint's (`name_or_path`), or with None one trained here."""
     labels = sorted(frame.label.unique())
     y = frame.label.map({name: i for i, name in enumerate(labels)}).to_numpy()
-    parts = stratified_split(frame.label, p)
+    parts = assign_splits(frame.label, [None] * len(frame), p, "text")
     if name_or_path is None:
         tokenizer = train_tokenizer(frame.text.iloc[parts["train"]], p.vocab_size, p.max_length)
     else:

@@ -14,17 +14,18 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from tasks.common.archives import extract, is_archive
 from tasks.common.errors import InputError
+from tasks.common.images import UNREADABLE
 from tasks.common.io import atomic_dir, write_json
 from tasks.common.params import stage_params
 from tasks.common.paths import DomainPaths
 from tasks.common.sources import read_source
+from tasks.common.splits import SPLITS, check_split
 
 IMAGES, REPORT = "images", "ingest.json"
-SPLITS = ("train", "val", "test")
 POLICIES = ("fail", "skip")
 
 
@@ -92,9 +93,8 @@ def csv_items(path: Path) -> list[Item]:
     splits = table["split"] if "split" in table else [None] * len(table)
     rows = zip(table.path, table.label, splits, strict=True)
     items = []
-    for row, (file, label, split) in enumerate(rows, start=1):
-        if split is not None and split not in SPLITS:
-            raise InputError(f"{path}: row {row}: split {split!r} is not train, val or test")
+    for row, (file, label, given) in enumerate(rows, start=1):
+        split = check_split(given, f"{path}: row {row}")
         if not (path.parent / file).is_file():
             raise InputError(f"{path}: row {row}: file {file} does not exist")
         items.append(Item(path.parent / file, label, split))
@@ -109,7 +109,7 @@ def problem(path: Path, formats: tuple[str, ...]) -> str | None:
             if image.format not in formats:
                 return f"a {image.format} image, not {' or '.join(formats)}"
             image.load()
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
+    except UNREADABLE as e:
         return f"not a readable image ({type(e).__name__}: {e})"
     return None
 

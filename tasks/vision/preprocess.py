@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.model_selection import train_test_split
 from torchvision.transforms.v2 import functional as F
 
 from tasks.common.errors import InputError
@@ -18,7 +17,8 @@ from tasks.common.images import decode_image
 from tasks.common.io import atomic_dir, read_json, write_json
 from tasks.common.params import stage_params
 from tasks.common.paths import DomainPaths
-from tasks.vision.ingest import IMAGES, SPLITS, image_folder
+from tasks.common.splits import SPLITS, assign_splits
+from tasks.vision.ingest import IMAGES, image_folder
 
 CLASSES, STATS = "classes.json", "stats.json"
 
@@ -44,35 +44,14 @@ def to_tensor(path: Path, p: PreprocessParams) -> torch.Tensor:
     return F.center_crop(F.resize(image, [p.resize], antialias=True), [p.size, p.size])
 
 
-def assign_splits(labels: np.ndarray, given: list[str | None], p: PreprocessParams) -> np.ndarray:
-    if all(given):
-        return np.asarray(given)
-    if any(given):
-        raise InputError("some images have a split and others not: give all or none")
-    index = np.arange(len(labels))
-    holdout = p.val_fraction + p.test_fraction
-    counts = np.bincount(labels)
-    if counts.min() * min(p.val_fraction, p.test_fraction) < 1:
-        raise InputError(
-            f"class {int(counts.argmin())} has {counts.min()} image(s): too few for every split"
-        )
-    train, rest = train_test_split(index, test_size=holdout, stratify=labels, random_state=p.seed)
-    val, test = train_test_split(
-        rest, test_size=p.test_fraction / holdout, stratify=labels[rest], random_state=p.seed
-    )
-    out = np.empty(len(labels), dtype=object)
-    out[train], out[val], out[test] = "train", "val", "test"
-    return out
-
-
 def write(raw: Path, p: PreprocessParams, folder: Path) -> dict:
     items = image_folder(raw / IMAGES)
     classes = sorted({item.label for item in items})
     labels = np.array([classes.index(item.label) for item in items])
-    splits = assign_splits(labels, [item.split for item in items], p)
+    parts = assign_splits(labels, [item.split for item in items], p, str(raw / IMAGES))
     stats = {"classes": len(classes), "size": p.size}
     for name in SPLITS:
-        index = np.flatnonzero(splits == name)
+        index = np.sort(parts[name])
         if not len(index):
             continue
         images = torch.stack([to_tensor(items[i].path, p) for i in index]).numpy()

@@ -1,0 +1,117 @@
+"""Odd and hostile inputs (issue: no silent wrong answers): each is read right, or refused in
+one line that names it."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from tasks.common.errors import InputError
+from tasks.common.images import decode_image, to_uint8
+from tasks.common.splits import assign_splits
+from tasks.medical.ingest import IngestParams, load, read_npz
+from tasks.medical.preprocess import PreprocessParams
+
+
+@pytest.mark.parametrize(
+    ("pixels", "expected"),
+    [
+        (np.array([0, 128, 255], np.uint8), [0, 128, 255]),
+        (np.array([0.0, 0.5, 1.0], np.float32), [0, 128, 255]),  # was cast to zeros
+        (np.array([0.0, 127.6, 255.0]), [0, 128, 255]),
+        (np.array([0, 200, 255], np.uint16), [0, 200, 255]),
+        (np.array([False, True]), [0, 255]),
+    ],
+)
+def test_pixels_of_any_dtype_keep_their_meaning(pixels, expected):
+    assert to_uint8(pixels, "x").tolist() == expected
+
+
+@pytest.mark.parametrize(
+    ("pixels", "message"),
+    [
+        (np.array([0, 4000], np.uint16), "uint16 pixel values from 0 to 4000"),  # wrapped to 160
+        (np.array([-1.0, 0.5]), "float64 pixel values from -1.0 to 0.5"),
+        (np.array([0.1, np.nan]), "NaN or infinite"),
+        (np.array([1 + 1j]), "not real numbers"),
+    ],
+)
+def test_pixels_that_do_not_fit_8_bits_are_refused(pixels, message):
+    with pytest.raises(InputError, match=message):
+        to_uint8(pixels, "scans.npz train_images")
+
+
+def test_16_bit_pngs_are_scaled_not_clipped(tmp_path):
+    values = np.array([[0, 1000, 30000, 65535]], np.uint16)
+    Image.fromarray(values).save(tmp_path / "wide.png")  # a 16-bit grayscale PNG
+    assert decode_image(tmp_path / "wide.png", "L").tolist() == [[0, 4, 117, 255]]
+    assert decode_image(tmp_path / "wide.png", "RGB")[0, 2].tolist() == [117] * 3
+
+
+def test_a_decompression_bomb_is_one_line(tmp_path):
+    Image.new("L", (Image.MAX_IMAGE_PIXELS // 1000 * 3, 1000)).save(tmp_path / "bomb.png")
+    with pytest.raises(InputError, match="bomb.png: not a readable image .DecompressionBombError"):
+        decode_image(tmp_path / "bomb.png", "L")
+
+
+def npz(tmp_path, **arrays) -> str:
+    path = tmp_path / "scans.npz"
+    base = {f"{s}_{k}": np.zeros((2, 4, 4) if k == "images" else (2, 1), np.uint8)
+            for s in ("train", "val", "test") for k in ("images", "labels")}  # fmt: skip
+    np.savez(path, **{**base, **arrays})
+    return str(path)
+
+
+def test_npz_object_arrays_are_refused_by_name_without_unpickling(tmp_path):
+    source = npz(tmp_path, train_images=np.array([object(), 1], dtype=object))
+    with pytest.raises(InputError, match="array 'train_images' cannot be read: Object arrays"):
+        read_npz(source)
+
+
+def test_npz_float_scans_in_0_1_are_not_blank(tmp_path):
+    source = npz(tmp_path, train_images=np.full((2, 4, 4), 0.5, np.float32))
+    scans = read_npz(source)
+    assert scans.images[0].max() == 128
+
+
+def test_a_partial_or_unknown_split_column_is_refused(tmp_path):
+    p = PreprocessParams()
+    labels = [0, 1] * 10
+    with pytest.raises(InputError, match="labels.csv: row 2 has no split and others do"):
+        assign_splits(labels, ["train", None] * 10, p, "labels.csv")
+    folder = tmp_path / "dicom"
+    folder.mkdir()
+    from tests.medical.test_ingest import write_dicom
+
+    for name in ("a.dcm", "b.dcm"):
+        write_dicom(folder / name, np.full((8, 8), 500))
+    (folder / "labels.csv").write_text("file,label,split\na.dcm,0,train\nb.dcm,1,Test\n")
+    with pytest.raises(InputError, match="labels.csv: row 2: split 'Test' is not train, val"):
+        load(IngestParams(source=str(folder)))
+
+
+def test_a_class_too_small_to_split_is_named():
+    p = PreprocessParams()
+    with pytest.raises(InputError, match="scans: class 1 has 2 example.s.: too few"):
+        assign_splits([0] * 50 + [1] * 2, [None] * 52, p, "scans")
+
+
+def test_quoted_tsv_fields_hold_tabs_and_doubled_quotes(tmp_path):
+    from tasks.text.ingest import TableFormat, read_table
+
+    (tmp_path / "t.tsv").write_text('text\tlabel\n"a\tb ""c"""\tx\nplain "quote\ty\n')
+    frame = read_table(str(tmp_path / "t.tsv"), TableFormat())
+    assert frame.text.tolist() == ['a\tb "c"', 'plain "quote']
+    (tmp_path / "raw.tsv").write_text('text\tlabel\n"quoted" start\ty\n')
+    raw = read_table(str(tmp_path / "raw.tsv"), TableFormat(quoting="none"))
+    assert raw.text.tolist() == ['"quoted" start']  # quotes as text, for raw dumps
+
+
+def test_recsys_negatives_below_one_are_refused():
+    from tasks.recsys.preprocess import PreprocessParams as RecsysParams
+    from tasks.recsys.preprocess import split
+
+    frame = pd.DataFrame({"user": [1, 1, 2, 2], "item": [1, 2, 1, 3], "rating": 5.0,
+                          "timestamp": [1, 2, 3, 4]})  # fmt: skip
+    with pytest.raises(InputError, match="recsys.preprocess.negatives is 0"):
+        split(frame, RecsysParams(negatives=0))
