@@ -6,18 +6,11 @@ import sys
 from pathlib import Path
 
 from tasks.common.errors import InputError, StageFailed
-from tasks.common.paths import DOMAINS, STEPS, domain_paths, workspace_root
-
-
-def stage_module(domain: str, step: str):
-    # register is the same for every domain; the other stages are the domain's own
-    return importlib.import_module(
-        "tasks.common.register" if step == "register" else f"tasks.{domain}.{step}"
-    )
+from tasks.common.paths import DOMAINS, STEPS, domain_paths, stage_module, workspace_root
 
 
 def cmd_stage(args: argparse.Namespace) -> None:
-    stage_module(args.domain, args.step).run(domain_paths(args.domain))
+    importlib.import_module(stage_module(args.domain, args.step)).run(domain_paths(args.domain))
 
 
 def check_prefect_api() -> None:

@@ -11,8 +11,9 @@ from tests.conftest import REPO
 def test_dvc_yaml_covers_every_domain_and_step_in_order():
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
     assert list(stages) == list(STEPS)
-    assert load_params(REPO)["domains"] == list(DOMAINS)
-    assert list(stages["preprocess"]["foreach"]) == list(DOMAINS)
+    for step in STEPS:  # written out, so that no params edit can turn into a shell command
+        assert list(stages[step]["foreach"]) == list(DOMAINS), step
+    assert "domains" not in load_params(REPO)
 
 
 @pytest.mark.parametrize("domain", DOMAINS)
@@ -53,3 +54,24 @@ def test_registration_is_never_restored_from_the_run_cache():
     against the registry whenever its decision is missing, instead of reappearing unregistered."""
     [out] = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]["register"]["do"]["outs"]
     assert out == {"reports/${item}/registration.json": {"persist": True}}
+
+
+def test_a_domain_smuggled_into_params_never_reaches_a_shell(tmp_path):
+    """Even with a matching tasks/ folder, `dvc` neither lists nor runs such a stage."""
+    from tasks.common.workspace import clone_workspace
+    from tests.conftest import sh
+
+    ws = clone_workspace(REPO, tmp_path)
+    evil = "x$(touch pwned)"
+    (ws / "tasks" / evil).mkdir()
+    params = ws / "params.yaml"
+    params.write_text(f"domains: [recsys, '{evil}']\n" + params.read_text())
+    listed = sh("dvc", "stage", "list", cwd=ws).stdout
+    assert "pwned" not in listed and "ingest@recsys" in listed
+    from dvc.repo import Repo
+
+    with Repo(str(ws)) as repo:
+        commands = [stage.cmd for stage in repo.index.stages]
+    assert len(commands) == len(STEPS) * len(DOMAINS)
+    assert all(cmd.split()[2] in DOMAINS for cmd in commands)  # verticals stage <domain> <step>
+    assert not (ws / "pwned").exists()

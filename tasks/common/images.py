@@ -6,6 +6,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from tasks.common.errors import InputError
+from tasks.common.limits import DEFAULT_LIMITS, Limits
 
 # What PIL raises on a file that is not a whole, sane image (a decompression bomb included)
 UNREADABLE = (
@@ -29,8 +30,8 @@ def to_uint8(pixels: np.ndarray, where: str) -> np.ndarray:
         return pixels
     if pixels.dtype == np.bool_:
         return pixels.astype(np.uint8) * 255
-    floating = np.issubdtype(pixels.dtype, np.floating)
-    if not (floating or np.issubdtype(pixels.dtype, np.integer)):
+    floating = pixels.dtype.kind == "f"
+    if pixels.dtype.kind not in "iuf":  # timedelta64 counts as an integer to numpy
         raise InputError(f"{where}: pixels of dtype {pixels.dtype} are not real numbers")
     if pixels.size == 0:
         return pixels.astype(np.uint8)
@@ -56,10 +57,22 @@ def wide_to_uint8(pixels: np.ndarray, where: str) -> np.ndarray:
     return np.round(pixels.astype(np.float32) / 257).astype(np.uint8)
 
 
-def decode_image(path: Path, mode: str) -> np.ndarray:
+def oversized(image: Image.Image, limits: Limits) -> str | None:
+    """Why an image is too big to decode, from its header alone, or None."""
+    width, height = image.size
+    if width * height > limits.image_pixels:
+        return f"{width}x{height} pixels, over limits.image_pixels ({limits.image_pixels})"
+    if max(width, height) > limits.image_aspect * max(min(width, height), 1):
+        return f"{width}x{height} pixels, more elongated than limits.image_aspect"
+    return None
+
+
+def decode_image(path: Path, mode: str, limits: Limits = DEFAULT_LIMITS) -> np.ndarray:
     """Decode fully (so truncated files fail here, not later) into `mode` ("L" or "RGB")."""
     try:
         with Image.open(path) as image:
+            if why := oversized(image, limits):
+                raise InputError(f"{path}: {why}")
             if image.mode in (*WIDE_MODES, "F"):  # 16-bit or float grayscale
                 convert = to_uint8 if image.mode == "F" else wide_to_uint8
                 gray = convert(np.asarray(image), str(path))

@@ -72,6 +72,12 @@ def atomic_dir(target: Path) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def file_name(path: Path) -> str:
+    """A path as text that any table or terminal takes: bytes that are not UTF-8 (which Linux
+    allows in names) are written as \\xNN escapes instead of failing to encode."""
+    return path.as_posix().encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def write_json(path: Path, data: Any) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")

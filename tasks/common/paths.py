@@ -23,6 +23,12 @@ def workspace_root(start: Path | None = None) -> Path:
     raise InputError(f"no dvc.yaml at or above {here}: run verticals inside the repository")
 
 
+def stage_module(domain: str, step: str) -> str:
+    """The module whose `run(paths)` is a stage and whose `PARAMS` are the sections it reads:
+    register is the same for every domain, the other stages are the domain's own."""
+    return "tasks.common.register" if step == "register" else f"tasks.{domain}.{step}"
+
+
 def registry_store(root: Path) -> Path:
     """The embedded MLflow registry (SQLite and artifacts) when MLFLOW_TRACKING_URI is unset."""
     return root / ".mlflow"

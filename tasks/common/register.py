@@ -82,6 +82,10 @@ def model_card(record: dict, gate_params: GateParams, plots: list[str]):
     return card
 
 
+# the params.yaml sections (under the domain) this stage reads, as dvc.yaml declares them
+PARAMS = {"register": GateParams}
+
+
 def run(paths: DomainPaths) -> None:
     params = load_params(paths.root)[paths.domain]
     gate_params = parse(GateParams, params["register"], f"{paths.domain}.register")

@@ -83,6 +83,10 @@ def plots(labels: np.ndarray, probs: np.ndarray, threshold: float) -> dict[str, 
     }
 
 
+# the params.yaml sections (under the domain) this stage reads, as dvc.yaml declares them
+PARAMS = {"evaluate": EvaluateParams}
+
+
 def run(paths: DomainPaths) -> None:
     p = stage_params(paths.root, EvaluateParams, "medical.evaluate")
     model = load_model(paths.model)

@@ -16,10 +16,11 @@ from scipy.ndimage import gaussian_filter
 
 from tasks.common.errors import InputError
 from tasks.common.images import class_folders, decode_image, to_uint8
-from tasks.common.io import atomic_path
+from tasks.common.io import atomic_path, file_name
+from tasks.common.limits import DEFAULT_LIMITS, Limits, load_limits
 from tasks.common.params import stage_params
 from tasks.common.paths import DomainPaths
-from tasks.common.sources import read_source
+from tasks.common.sources import check_source, read_source
 from tasks.common.splits import SPLITS, check_split
 
 OUTPUT = "scans.parquet"
@@ -120,8 +121,8 @@ def npz_array(arrays, key: str, source: str) -> np.ndarray:
         raise InputError(f"{source}: array {key!r} cannot be read: {e}") from e
 
 
-def read_npz(source: str) -> Scans:
-    raw = read_source(source)
+def read_npz(source: str, limits: Limits = DEFAULT_LIMITS) -> Scans:
+    raw = read_source(source, limits)
     try:
         arrays = np.load(io.BytesIO(raw), allow_pickle=False)
     except (OSError, ValueError) as e:
@@ -161,9 +162,18 @@ def read_dicom(path: Path, window: Window) -> np.ndarray:
         raise InputError(f"{path}: not a readable DICOM file ({e})") from e
     if "PixelData" not in ds:
         raise InputError(f"{path}: DICOM file has no pixel data")
+    try:  # compressed syntaxes decode through pylibjpeg's plugins
+        pixels = ds.pixel_array
+    except Exception as e:  # pydicom's decoders raise many kinds, all meaning "cannot decode"
+        syntax = ds.file_meta.get("TransferSyntaxUID", "unknown")
+        name = getattr(syntax, "name", syntax)
+        raise InputError(
+            f"{path}: cannot decode its pixels (transfer syntax {name}, {syntax}): "
+            f"{type(e).__name__}"
+        ) from None
     slope = float(getattr(ds, "RescaleSlope", 1.0))
     intercept = float(getattr(ds, "RescaleIntercept", 0.0))
-    return window_hu(ds.pixel_array.astype(np.float32) * slope + intercept, window)
+    return window_hu(pixels.astype(np.float32) * slope + intercept, window)
 
 
 def read_dicom_folder(folder: Path, p: IngestParams) -> Scans:
@@ -185,7 +195,7 @@ def read_dicom_folder(folder: Path, p: IngestParams) -> Scans:
     return Scans(table.file.tolist(), images, labels, splits)
 
 
-def read_image_folder(folder: Path, p: IngestParams) -> Scans:
+def read_image_folder(folder: Path, p: IngestParams, limits: Limits) -> Scans:
     files = class_folders(folder)
     unknown = sorted({c for _, c in files} - set(p.classes))
     if unknown:
@@ -193,24 +203,28 @@ def read_image_folder(folder: Path, p: IngestParams) -> Scans:
             f"{folder}: unknown class folder(s) {unknown}; "
             f"medical.ingest.classes is {list(p.classes)}"
         )
-    images = [decode_image(path, "L") for path, _ in files]
+    images = [decode_image(path, "L", limits) for path, _ in files]
     labels = np.array([p.classes.index(c) for _, c in files], dtype=np.int8)
     return Scans(
-        [str(path.relative_to(folder)) for path, _ in files], images, labels, [None] * len(files)
+        [file_name(path.relative_to(folder)) for path, _ in files],
+        images,
+        labels,
+        [None] * len(files),
     )
 
 
-def load(p: IngestParams) -> Scans:
+def load(p: IngestParams, limits: Limits = DEFAULT_LIMITS) -> Scans:
     if p.source == "default":
         return synthesize(p.synthetic)
+    check_source(p.source, limits)
     if p.source.endswith(".npz"):
-        return read_npz(p.source)
+        return read_npz(p.source, limits)
     folder = Path(p.source)
     if not folder.is_dir():
         raise InputError(f"cannot read {p.source}: not an .npz file or a folder")
     if (folder / p.labels).is_file():
         return read_dicom_folder(folder, p)
-    return read_image_folder(folder, p)
+    return read_image_folder(folder, p, limits)
 
 
 def to_table(scans: Scans, source: str) -> pa.Table:
@@ -234,9 +248,13 @@ def to_table(scans: Scans, source: str) -> pa.Table:
     )
 
 
+# the params.yaml sections (under the domain) this stage reads, as dvc.yaml declares them
+PARAMS = {"ingest": IngestParams}
+
+
 def run(paths: DomainPaths) -> None:
     p = stage_params(paths.root, IngestParams, "medical.ingest")
-    scans = load(p)
+    scans = load(p, load_limits(paths.root))
     table = to_table(scans, p.source)
     with atomic_path(paths.raw / OUTPUT) as tmp:
         pq.write_table(table, tmp)

@@ -4,6 +4,7 @@ import argparse
 from pathlib import Path
 
 from tasks.common.io import atomic_path
+from tasks.common.limits import load_limits
 from tasks.common.paths import DomainPaths
 from tasks.common.registry import open_registry
 
@@ -26,7 +27,7 @@ def main(paths: DomainPaths, args: argparse.Namespace) -> str:
     threshold = record["metrics"]["threshold"]
     # DICOM scans get the window the model was trained with
     window = parse(Window, record["params"]["ingest"]["window"], "medical.ingest.window")
-    preds = screen(folder, args.input, record["metrics"], window)
+    preds = screen(folder, args.input, record["metrics"], window, load_limits(paths.root))
     with atomic_path(Path(args.output)) as tmp:
         preds.to_parquet(tmp, index=False)
     positive = int(preds.label.sum())

@@ -89,6 +89,10 @@ def load(folder: Path, split: str) -> Arrays:
     )
 
 
+# the params.yaml sections (under the domain) this stage reads, as dvc.yaml declares them
+PARAMS = {"preprocess": PreprocessParams}
+
+
 def run(paths: DomainPaths) -> None:
     p = stage_params(paths.root, PreprocessParams, "medical.preprocess")
     source = paths.raw / RAW

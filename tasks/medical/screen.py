@@ -7,7 +7,8 @@ import pandas as pd
 
 from tasks.common.errors import InputError
 from tasks.common.images import decode_image, resize
-from tasks.common.io import read_json
+from tasks.common.io import file_name, read_json
+from tasks.common.limits import DEFAULT_LIMITS, Limits
 from tasks.common.splits import SPLITS
 from tasks.medical.evaluate import calibrate
 from tasks.medical.ingest import Window, npz_array, read_dicom, to_gray
@@ -16,7 +17,7 @@ from tasks.medical.train import CONFIG, load_model
 DICOM_SUFFIXES = (".dcm", ".dicom")
 
 
-def read_inputs(source: str, window: Window) -> tuple[list[str], list[np.ndarray]]:
+def read_inputs(source: str, window: Window, limits: Limits) -> tuple[list[str], list[np.ndarray]]:
     path = Path(source)
     if path.suffix == ".npz":
         try:
@@ -43,17 +44,22 @@ def read_inputs(source: str, window: Window) -> tuple[list[str], list[np.ndarray
     files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
     if not files:
         raise InputError(f"{path}: no files to screen")
+    names = [file_name(f.relative_to(path)) for f in files]
     images = [
-        read_dicom(f, window) if f.suffix.lower() in DICOM_SUFFIXES else decode_image(f, "L")
+        read_dicom(f, window)
+        if f.suffix.lower() in DICOM_SUFFIXES
+        else decode_image(f, "L", limits)
         for f in files
     ]
-    return [str(f.relative_to(path)) for f in files], images
+    return names, images
 
 
-def screen(model_dir: Path, source: str, operating: dict, window: Window) -> pd.DataFrame:
+def screen(
+    model_dir: Path, source: str, operating: dict, window: Window, limits: Limits = DEFAULT_LIMITS
+) -> pd.DataFrame:
     """`operating`: the registered metrics, with the threshold and the calibration."""
     size = read_json(model_dir / CONFIG)["size"]
-    ids, images = read_inputs(source, window)
+    ids, images = read_inputs(source, window, limits)
     batch = np.stack([resize(im, size) for im in images])[..., None]
     raw = load_model(model_dir).predict(batch, batch_size=256, verbose=0).reshape(-1)
     # versions registered before calibration existed chose their threshold on raw probabilities

@@ -161,6 +161,10 @@ def load_model(folder: Path) -> keras.Model:
     return model
 
 
+# the params.yaml sections (under the domain) this stage reads, as dvc.yaml declares them
+PARAMS = {"model": ScreeningConfig, "train": TrainParams}
+
+
 def run(paths: DomainPaths) -> None:
     params = load_params(paths.root)["medical"]
     cfg = parse(ScreeningConfig, params["model"], "medical.model")

@@ -94,6 +94,10 @@ def evaluate(split: Split, model: torch.nn.Module, p: EvaluateParams) -> tuple[d
     return metrics, curve
 
 
+# the params.yaml sections (under the domain) this stage reads, as dvc.yaml declares them
+PARAMS = {"evaluate": EvaluateParams}
+
+
 def run(paths: DomainPaths) -> None:
     p = stage_params(paths.root, EvaluateParams, "recsys.evaluate")
     metrics, curve = evaluate(preprocess.load(paths.processed), load_model(paths.model), p)

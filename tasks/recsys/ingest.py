@@ -8,6 +8,7 @@ import pandas as pd
 
 from tasks.common.errors import InputError
 from tasks.common.io import atomic_path
+from tasks.common.limits import DEFAULT_LIMITS, Limits, load_limits
 from tasks.common.params import stage_params
 from tasks.common.paths import DomainPaths
 from tasks.common.sources import read_source
@@ -140,16 +141,20 @@ def validate(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def load(p: IngestParams) -> pd.DataFrame:
+def load(p: IngestParams, limits: Limits = DEFAULT_LIMITS) -> pd.DataFrame:
     if p.source == "default":
         return synthesize(p.synthetic)
-    raw = read_source(p.source)
+    raw = read_source(p.source, limits)
     fmt = detect_format(p.source, raw[:200]) if p.format == "auto" else p.format
     return validate(parse(raw, fmt, p.columns, p.source), p.source)
 
 
+# the params.yaml sections (under the domain) this stage reads, as dvc.yaml declares them
+PARAMS = {"ingest": IngestParams}
+
+
 def run(paths: DomainPaths) -> None:
-    frame = load(stage_params(paths.root, IngestParams, "recsys.ingest"))
+    frame = load(stage_params(paths.root, IngestParams, "recsys.ingest"), load_limits(paths.root))
     with atomic_path(paths.raw / OUTPUT) as tmp:
         frame.to_parquet(tmp, index=False)
     print(f"ingested {len(frame)} interactions -> {paths.raw / OUTPUT}")

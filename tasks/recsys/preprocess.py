@@ -132,6 +132,10 @@ def load(folder: Path) -> Split:
     )
 
 
+# the params.yaml sections (under the domain) this stage reads, as dvc.yaml declares them
+PARAMS = {"preprocess": PreprocessParams}
+
+
 def run(paths: DomainPaths) -> None:
     params = stage_params(paths.root, PreprocessParams, "recsys.preprocess")
     s = split(pd.read_parquet(paths.raw / RAW), params)

@@ -118,6 +118,10 @@ def load_model(folder: Path) -> NeuMF:
     return model.eval()
 
 
+# the params.yaml sections (under the domain) this stage reads, as dvc.yaml declares them
+PARAMS = {"model": NeuMFConfig, "train": TrainParams}
+
+
 def run(paths: DomainPaths) -> None:
     params = load_params(paths.root)["recsys"]
     model_cfg = parse(NeuMFConfig, params["model"], "recsys.model")

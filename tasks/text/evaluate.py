@@ -41,6 +41,10 @@ def classification_metrics(
     }
 
 
+# the params.yaml sections (under the domain) this stage reads, as dvc.yaml declares them
+PARAMS = {"evaluate": EvaluateParams}
+
+
 def run(paths: DomainPaths) -> None:
     p = stage_params(paths.root, EvaluateParams, "text.evaluate")
     model, tokenizer = load_classifier(paths.model)

@@ -14,6 +14,7 @@ import pandas as pd
 
 from tasks.common.errors import InputError
 from tasks.common.io import atomic_dir, write_json
+from tasks.common.limits import DEFAULT_LIMITS, Limits, load_limits
 from tasks.common.params import stage_params
 from tasks.common.paths import DomainPaths
 from tasks.common.sources import read_source
@@ -82,12 +83,12 @@ def read_jsonl(content: str, source: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def read_table(source: str, table: TableFormat) -> pd.DataFrame:
+def read_table(source: str, table: TableFormat, limits: Limits = DEFAULT_LIMITS) -> pd.DataFrame:
     """Any supported table, every value as read (strings stay strings, missing stays None)."""
     fmt = detect_format(source, table.format)
     if table.quoting not in QUOTING:
         raise InputError(f"text table.quoting is {table.quoting!r}; choose csv or none")
-    raw = read_source(source)
+    raw = read_source(source, limits)
     if not raw.strip():
         raise InputError(f"{source}: the file is empty")
     try:
@@ -148,16 +149,20 @@ def clean(frame: pd.DataFrame, policy: str, source: str) -> tuple[pd.DataFrame, 
     return out.reset_index(drop=True), int(empty.sum())
 
 
-def load(p: IngestParams) -> tuple[pd.DataFrame, int]:
+def load(p: IngestParams, limits: Limits = DEFAULT_LIMITS) -> tuple[pd.DataFrame, int]:
     if p.source == "default":
         return synthesize(p.synthetic), 0
-    frame = pick_columns(read_table(p.source, p.table), p.columns, p.source)
+    frame = pick_columns(read_table(p.source, p.table, limits), p.columns, p.source)
     return clean(frame, p.empty_texts, p.source)
+
+
+# the params.yaml sections (under the domain) this stage reads, as dvc.yaml declares them
+PARAMS = {"ingest": IngestParams}
 
 
 def run(paths: DomainPaths) -> None:
     p = stage_params(paths.root, IngestParams, "text.ingest")
-    frame, skipped = load(p)
+    frame, skipped = load(p, load_limits(paths.root))
     counts = frame.label.value_counts().sort_index()
     with atomic_dir(paths.raw) as tmp:
         frame.to_parquet(tmp / OUTPUT, index=False)

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from tasks.common.errors import InputError
 from tasks.common.io import atomic_path
+from tasks.common.limits import load_limits
 from tasks.common.paths import DomainPaths
 from tasks.common.registry import open_registry
 from tasks.text.ingest import TableFormat, blank, read_table
@@ -22,7 +23,7 @@ def main(paths: DomainPaths, args: argparse.Namespace) -> str:
     from models.text import load_classifier
     from tasks.text.classify import predict_proba
 
-    frame = read_table(args.input, TableFormat())
+    frame = read_table(args.input, TableFormat(), load_limits(paths.root))
     if args.text_column not in frame.columns:
         raise InputError(
             f"{args.input}: no column {args.text_column!r} (--text-column); "

@@ -95,6 +95,10 @@ def write(frame: pd.DataFrame, p: PreprocessParams, name_or_path: str | None, fo
     return stats
 
 
+# the params.yaml sections (under the domain) this stage reads, as dvc.yaml declares them
+PARAMS = {"preprocess": PreprocessParams}
+
+
 def run(paths: DomainPaths) -> None:
     params = load_params(paths.root)["text"]
     p = parse(PreprocessParams, params["preprocess"], "text.preprocess")

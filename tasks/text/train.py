@@ -143,6 +143,10 @@ def load_data(processed: Path) -> Data:
     )
 
 
+# the params.yaml sections (under the domain) this stage reads, as dvc.yaml declares them
+PARAMS = {"model": ModelParams, "train": TrainParams}
+
+
 def run(paths: DomainPaths) -> None:
     params = load_params(paths.root)["text"]
     model_params = parse(ModelParams, params["model"], "text.model")

@@ -42,6 +42,10 @@ def classification_metrics(
     }
 
 
+# the params.yaml sections (under the domain) this stage reads, as dvc.yaml declares them
+PARAMS = {"evaluate": EvaluateParams}
+
+
 def run(paths: DomainPaths) -> None:
     p = stage_params(paths.root, EvaluateParams, "vision.evaluate")
     model, classes = load_model(paths.model)

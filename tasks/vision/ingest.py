@@ -18,11 +18,12 @@ from PIL import Image
 
 from tasks.common.archives import extract, is_archive
 from tasks.common.errors import InputError
-from tasks.common.images import UNREADABLE
+from tasks.common.images import UNREADABLE, oversized
 from tasks.common.io import atomic_dir, write_json
+from tasks.common.limits import DEFAULT_LIMITS, Limits, load_limits
 from tasks.common.params import stage_params
 from tasks.common.paths import DomainPaths
-from tasks.common.sources import read_source
+from tasks.common.sources import check_source, fetched
 from tasks.common.splits import SPLITS, check_split
 
 IMAGES, REPORT = "images", "ingest.json"
@@ -101,26 +102,30 @@ def csv_items(path: Path) -> list[Item]:
     return items
 
 
-def problem(path: Path, formats: tuple[str, ...]) -> str | None:
+def problem(path: Path, formats: tuple[str, ...], limits: Limits = DEFAULT_LIMITS) -> str | None:
     """Why the file is not an acceptable image, or None. It is decoded in full, so a
     truncated file fails here and not in a later stage."""
     try:
         with Image.open(path) as image:
             if image.format not in formats:
                 return f"a {image.format} image, not {' or '.join(formats)}"
+            if why := oversized(image, limits):
+                return why
             image.load()
     except UNREADABLE as e:
         return f"not a readable image ({type(e).__name__}: {e})"
     return None
 
 
-def check(items: list[Item], p: IngestParams, source: str) -> tuple[list[Item], dict[str, str]]:
+def check(
+    items: list[Item], p: IngestParams, source: str, limits: Limits = DEFAULT_LIMITS
+) -> tuple[list[Item], dict[str, str]]:
     """The good items, and the skipped ones with why (under the skip policy)."""
     if p.bad_files not in POLICIES:
         raise InputError(f"vision.ingest.bad_files is {p.bad_files!r}; choose fail or skip")
     good, skipped = [], {}
     for item in items:
-        why = problem(item.path, p.formats)
+        why = problem(item.path, p.formats, limits)
         if why and p.bad_files == "fail":
             raise InputError(f"{item.path}: {why} (vision.ingest.bad_files: skip leaves it out)")
         if why:
@@ -137,13 +142,15 @@ def check(items: list[Item], p: IngestParams, source: str) -> tuple[list[Item], 
     return good, skipped
 
 
-def gather(p: IngestParams, scratch: Path) -> list[Item]:
+def gather(p: IngestParams, scratch: Path, limits: Limits = DEFAULT_LIMITS) -> list[Item]:
     """The source's items; archives and digits are first written under `scratch`."""
     if p.source == "default":
         return write_digits(scratch)
     if is_archive(p.source):
-        extract(read_source(p.source), p.source, scratch)
+        with fetched(p.source, limits) as archive:
+            extract(archive, p.source, scratch, limits)
         return image_folder(scratch)
+    check_source(p.source, limits)
     path = Path(p.source)
     if path.suffix.lower() == ".csv" and path.is_file():
         return csv_items(path)
@@ -152,10 +159,15 @@ def gather(p: IngestParams, scratch: Path) -> list[Item]:
     raise InputError(f"cannot read {p.source}: not a folder, an archive or a CSV of path,label")
 
 
+# the params.yaml sections (under the domain) this stage reads, as dvc.yaml declares them
+PARAMS = {"ingest": IngestParams}
+
+
 def run(paths: DomainPaths) -> None:
     p = stage_params(paths.root, IngestParams, "vision.ingest")
+    limits = load_limits(paths.root)
     with tempfile.TemporaryDirectory() as scratch:
-        items, skipped = check(gather(p, Path(scratch)), p, p.source)
+        items, skipped = check(gather(p, Path(scratch), limits), p, p.source, limits)
         with atomic_dir(paths.raw) as tmp:
             for n, item in enumerate(items):
                 dest = tmp / IMAGES / (item.split or "") / item.label / f"{n:05d}_{item.path.name}"

@@ -5,7 +5,7 @@ import tempfile
 from pathlib import Path
 
 from tasks.common.errors import InputError
-from tasks.common.io import atomic_path
+from tasks.common.io import atomic_path, file_name
 from tasks.common.paths import DomainPaths
 from tasks.common.registry import open_registry
 
@@ -29,20 +29,23 @@ def main(paths: DomainPaths, args: argparse.Namespace) -> str:
     import torch
 
     from tasks.common.archives import extract, is_archive
+    from tasks.common.limits import load_limits
     from tasks.common.params import parse
-    from tasks.common.sources import read_source
+    from tasks.common.sources import fetched
     from tasks.vision.classify import predict_proba
     from tasks.vision.ingest import problem
     from tasks.vision.preprocess import PreprocessParams, to_tensor
     from tasks.vision.train import load_model
 
     folder, record = open_registry(paths).fetch(args.model)
+    limits = load_limits(paths.root)
     p = parse(PreprocessParams, record["params"]["preprocess"], "vision.preprocess")
     formats = tuple(record["params"]["ingest"]["formats"])  # what the model was trained on
     model, classes = load_model(folder)
     with tempfile.TemporaryDirectory() as scratch:
         if is_archive(args.input):
-            extract(read_source(args.input), args.input, Path(scratch))
+            with fetched(args.input, limits) as archive:
+                extract(archive, args.input, Path(scratch), limits)
             root = Path(scratch)
         else:
             root = Path(args.input)
@@ -52,10 +55,10 @@ def main(paths: DomainPaths, args: argparse.Namespace) -> str:
         if not files:
             raise InputError(f"{args.input}: no images")
         for path in files:
-            if why := problem(path, formats):
-                raise InputError(f"{path.relative_to(root)}: {why}")
+            if why := problem(path, formats, limits):
+                raise InputError(f"{file_name(path.relative_to(root))}: {why}")
         images = torch.stack([to_tensor(path, p) for path in files]).numpy()
-        names = [path.relative_to(root).as_posix() for path in files]
+        names = [file_name(path.relative_to(root)) for path in files]
     probs = predict_proba(model, images, args.batch_size)
     k = min(5, len(classes))
     top = np.argsort(-probs, axis=1)[:, :k]

@@ -79,6 +79,10 @@ def load_classes(folder: Path) -> list[str]:
     return read_json(folder / CLASSES)
 
 
+# the params.yaml sections (under the domain) this stage reads, as dvc.yaml declares them
+PARAMS = {"preprocess": PreprocessParams}
+
+
 def run(paths: DomainPaths) -> None:
     p = stage_params(paths.root, PreprocessParams, "vision.preprocess")
     with atomic_dir(paths.processed) as tmp:

@@ -137,6 +137,10 @@ def load_model(folder: Path) -> tuple[nn.Module, list[str]]:
     return model.eval(), config["classes"]
 
 
+# the params.yaml sections (under the domain) this stage reads, as dvc.yaml declares them
+PARAMS = {"model": ModelParams, "train": TrainParams}
+
+
 def run(paths: DomainPaths) -> None:
     params = load_params(paths.root)["vision"]
     model_params = parse(ModelParams, params["model"], "vision.model")

@@ -115,3 +115,120 @@ def test_recsys_negatives_below_one_are_refused():
                           "timestamp": [1, 2, 3, 4]})  # fmt: skip
     with pytest.raises(InputError, match="recsys.preprocess.negatives is 0"):
         split(frame, RecsysParams(negatives=0))
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("memory://x.csv", "protocol 'memory' is not allowed; limits.protocols allows file"),
+        ("github://o:r@main/x.csv", "protocol 'github' is not allowed"),
+        ("simplecache::https://h/x.csv", "chained URLs"),
+        ("https://user:token@h/x.csv", "https://\\*\\*\\*@h/x.csv: credentials in a source URL"),
+        ("https://h/x.csv?X-Amz-Signature=abc&a=1", "X-Amz-Signature=\\*\\*\\*&a=1: credentials"),
+    ],
+)
+def test_sources_outside_the_allowed_protocols_or_with_credentials_are_refused(source, message):
+    from tasks.common.sources import read_source
+
+    with pytest.raises(InputError, match=message) as caught:
+        read_source(source)
+    assert "token" not in str(caught.value) and "abc" not in str(caught.value)
+
+
+@pytest.fixture
+def stalling_http(tmp_path):
+    """Serves 1 MB: the first answer sends half, then stalls; later ones honour Range."""
+    import http.server
+    import threading
+    import time
+
+    body = bytes(range(256)) * 4096
+    seen = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            start = int(self.headers.get("Range", "bytes=0-")[6:].rstrip("-") or 0)
+            seen.append(start)
+            self.send_response(206 if start else 200)
+            self.send_header("Content-Length", str(len(body) - start))
+            self.end_headers()
+            if len(seen) == 1:
+                self.wfile.write(body[: len(body) // 2])
+                self.wfile.flush()
+                time.sleep(3)  # longer than the read timeout
+                return
+            self.wfile.write(body[start:])
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/data.bin", body, seen
+    server.shutdown()
+
+
+def test_a_stalled_download_times_out_and_resumes_where_it_stopped(stalling_http):
+    from tasks.common.limits import Limits
+    from tasks.common.sources import read_source
+
+    url, body, seen = stalling_http
+    assert read_source(url, Limits(read_timeout=1.0)) == body
+    assert seen == [0, len(body) // 2]  # the second request asked only for the rest
+
+
+def zip_of(tmp_path, members: dict[str, bytes]):
+    import zipfile
+
+    path = tmp_path / "set.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("members", "limits", "message"),
+    [
+        ({f"{i}.png": b"x" for i in range(5)}, {"archive_members": 4}, "more than 4 members"),
+        ({"a.bin": b"x" * 5000}, {"archive_bytes": 4000}, "5000 bytes uncompressed, over"),
+        ({"bomb.bin": bytes(2_000_000)}, {}, "unpacks to .*x its size, over limits.archive_ratio"),
+    ],
+)
+def test_archives_over_their_limits_are_refused_before_anything_is_written(
+    tmp_path, members, limits, message
+):
+    from tasks.common.archives import extract
+    from tasks.common.limits import Limits
+
+    path = zip_of(tmp_path, members)
+    target = tmp_path / "out"
+    target.mkdir()
+    with pytest.raises(InputError, match=message):
+        extract(path, "set.zip", target, Limits(**limits))
+    assert not any(target.iterdir())
+
+
+def test_an_elongated_image_is_refused_from_its_header(tmp_path):
+    """1 x 2,000,000 pixels is a 2 KB PNG, and resizing its short side would take gigabytes."""
+    from tasks.vision.ingest import problem
+
+    Image.new("L", (2_000_000, 1)).save(tmp_path / "line.png")
+    assert (tmp_path / "line.png").stat().st_size < 10_000
+    assert "more elongated than limits.image_aspect" in problem(tmp_path / "line.png", ("PNG",))
+    with pytest.raises(InputError, match="line.png: 2000000x1 pixels, more elongated"):
+        decode_image(tmp_path / "line.png", "L")
+
+
+def test_file_names_that_are_not_utf8_reach_the_table_escaped(tmp_path):
+    import os
+
+    from tasks.medical.ingest import to_table
+
+    for cls in ("negative", "positive"):
+        (tmp_path / cls).mkdir()
+        name = os.fsdecode(b"caf\xe9-" + cls.encode() + b".png")  # a Latin-1 name on Linux
+        Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / cls / name)
+    scans = load(IngestParams(source=str(tmp_path)))
+    assert scans.ids == ["negative/caf\\xe9-negative.png", "positive/caf\\xe9-positive.png"]
+    assert to_table(scans, str(tmp_path)).num_rows == 2  # was a UnicodeEncodeError

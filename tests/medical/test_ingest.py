@@ -158,3 +158,46 @@ def test_an_unknown_class_folder_is_named(tmp_path):
     Image.fromarray(np.zeros((4, 4), np.uint8)).save(root / "maybe" / "x.png")
     with pytest.raises(InputError, match=r"unknown class folder\(s\) \['maybe'\]"):
         load(IngestParams(source=str(root)))
+
+
+def compressed(tmp_path, stored: np.ndarray, syntax) -> str:
+    import pydicom
+
+    write_dicom(tmp_path / "plain.dcm", stored)
+    ds = pydicom.dcmread(tmp_path / "plain.dcm")
+    ds.compress(syntax)
+    path = tmp_path / f"{syntax.name[:12]}.dcm"
+    ds.save_as(path)
+    return path
+
+
+def test_compressed_dicoms_decode(tmp_path):
+    """Written here (RLE, JPEG 2000) and as pydicom ships them (JPEG-LS, JPEG Extended)."""
+    import pydicom
+    from pydicom.data import get_testdata_file
+    from pydicom.uid import JPEG2000Lossless, RLELossless
+
+    stored = (np.arange(64 * 64).reshape(64, 64) % 1500).astype(np.int16)
+    window = Window(center=-600, width=1500)
+    expected = window_hu(stored - 1024.0, window)
+    for syntax in (RLELossless, JPEG2000Lossless):
+        path = compressed(tmp_path, stored, syntax)
+        assert pydicom.dcmread(path).file_meta.TransferSyntaxUID == syntax
+        np.testing.assert_array_equal(read_dicom(path, window), expected)
+    plain = read_dicom(get_testdata_file("MR_small.dcm"), window)
+    lossless = read_dicom(get_testdata_file("MR_small_jpeg_ls_lossless.dcm"), window)
+    np.testing.assert_array_equal(lossless, plain)
+    assert read_dicom(get_testdata_file("JPGExtended.dcm"), window).shape == (1024, 256)
+
+
+def test_an_undecodable_dicom_names_its_transfer_syntax(tmp_path):
+    import pydicom
+    from pydicom.encaps import encapsulate
+
+    path = compressed(tmp_path, np.zeros((64, 64), np.int16), pydicom.uid.RLELossless)
+    ds = pydicom.dcmread(path)
+    ds.file_meta.TransferSyntaxUID = pydicom.uid.MPEG2MPML  # video: no decoder here
+    ds.PixelData = encapsulate([b"\xff\x0a not a codestream"])
+    ds.save_as(path)
+    with pytest.raises(InputError, match=r"cannot decode its pixels \(transfer syntax MPEG2"):
+        read_dicom(path, Window())

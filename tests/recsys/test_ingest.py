@@ -77,7 +77,7 @@ def test_bad_files_name_the_file_and_row(tmp_path, raw, message):
 def test_unreadable_sources_are_named(tmp_path):
     with pytest.raises(InputError, match=f"cannot read {tmp_path}/missing.csv"):
         load(IngestParams(source=str(tmp_path / "missing.csv")))
-    with pytest.raises(InputError, match="cannot read nosuchproto://x"):
+    with pytest.raises(InputError, match="nosuchproto://x: protocol 'nosuchproto' is not allowed"):
         load(IngestParams(source="nosuchproto://x"))
 
 
