@@ -85,6 +85,8 @@ def encoded(fmt: str, size: int = 32) -> bytes:
 
 
 PNG, JPEG, GIF = encoded("PNG"), encoded("JPEG", 64), encoded("GIF")
+LINE = io.BytesIO()
+Image.new("L", (2_000_000, 1)).save(LINE, format="PNG")  # 2 KB, gigabytes once resized
 TWO_CLASSES = {"a/1.png": PNG, "b/1.png": PNG}
 
 
@@ -105,6 +107,14 @@ def evil_zip(folder):
         z.writestr("a/1.png", PNG)
         z.writestr("../escaped.png", PNG)
     return folder / "evil.zip"
+
+
+def bomb_zip(folder):
+    with zipfile.ZipFile(folder / "bomb.zip", "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("a/1.png", PNG)
+        z.writestr("b/1.png", PNG)
+        z.writestr("b/zeros.png", bytes(20_000_000))
+    return folder / "bomb.zip"
 
 
 def constant(value: str):
@@ -206,6 +216,26 @@ CASES = [
             "b/2.gif: a GIF image, not JPEG",
         ),
         ("vision", "ingest", evil_zip, "member '../escaped.png' would be written outside"),
+        ("vision", "ingest", bomb_zip, "over limits.archive_ratio (200): a zip bomb?"),
+        (
+            "vision",
+            "ingest",
+            vision_folder(TWO_CLASSES | {"b/2.png": LINE.getvalue()}),
+            "b/2.png: 2000000x1 pixels, more elongated than limits.image_aspect",
+        ),
+        (
+            "medical",
+            "ingest",
+            npz(**{**SPLIT, "train_images": np.full((2, 8, 8), 4000, np.uint16)}),
+            "bad.npz train_images: uint16 pixel values from 4000 to 4000 fit neither",
+        ),
+        ("recsys", "ingest", constant("memory://r.csv"), "protocol 'memory' is not allowed"),
+        (
+            "recsys",
+            "ingest",
+            constant("https://me:secret@127.0.0.1:9/r.csv"),
+            "https://***@127.0.0.1:9/r.csv: credentials in a source URL",
+        ),
         ("vision", "train", constant("vgg16"), "'vgg16' is unknown", "model.architecture"),
         ("vision", "train", constant("IMAGENET9K"), "'IMAGENET9K' is not a", "model.weights"),
         ("vision", "train", resnet50_checkpoint, "r50.pt: layer1.0.conv1.weight", "model.weights"),
@@ -236,6 +266,7 @@ def test_bad_input_fails_in_one_line_and_keeps_lock_model_and_registry(reproduce
         proc = sh("dvc", "repro", f"register@{domain}", cwd=ws, check=False)
         assert proc.returncode != 0
         assert message in proc.stdout + proc.stderr
+        assert "secret" not in proc.stdout + proc.stderr  # credentials are never echoed
         direct = sh("verticals", "stage", domain, step, cwd=ws, check=False)
         assert direct.returncode == 2
         [line] = direct.stderr.strip().splitlines()

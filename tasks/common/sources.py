@@ -1,6 +1,7 @@
 """Sources named by a local path or a URL: the protocol allowed, no credentials inside, and
 remote ones streamed to a local file with an idle timeout, resumed or restarted on failure."""
 
+import os
 import re
 import shutil
 import tempfile
@@ -83,6 +84,8 @@ def download_http(url: str, dest: Path, limits: Limits) -> None:
     import httpx
 
     timeout = httpx.Timeout(30.0, read=limits.read_timeout)
+    netrc = Path(os.environ.get("NETRC", Path.home() / ".netrc"))
+    auth = httpx.NetRCAuth(str(netrc)) if netrc.is_file() else None  # credentials, not in URLs
     why = ""
     for attempt in range(limits.tries):
         have = dest.stat().st_size if dest.exists() else 0
@@ -90,7 +93,7 @@ def download_http(url: str, dest: Path, limits: Limits) -> None:
         headers = {"Accept-Encoding": "identity", **({"Range": f"bytes={have}-"} if have else {})}
         try:
             with httpx.stream(
-                "GET", url, headers=headers, timeout=timeout, follow_redirects=True
+                "GET", url, headers=headers, timeout=timeout, follow_redirects=True, auth=auth
             ) as response:
                 if response.status_code == 416:  # nothing left to send: it is all here
                     return

@@ -19,7 +19,7 @@ from PIL import Image
 from tasks.common.archives import extract, is_archive
 from tasks.common.errors import InputError
 from tasks.common.images import UNREADABLE, oversized
-from tasks.common.io import atomic_dir, write_json
+from tasks.common.io import atomic_dir, file_name, write_json
 from tasks.common.limits import DEFAULT_LIMITS, Limits, load_limits
 from tasks.common.params import stage_params
 from tasks.common.paths import DomainPaths
@@ -127,9 +127,11 @@ def check(
     for item in items:
         why = problem(item.path, p.formats, limits)
         if why and p.bad_files == "fail":
-            raise InputError(f"{item.path}: {why} (vision.ingest.bad_files: skip leaves it out)")
+            raise InputError(
+                f"{file_name(item.path)}: {why} (vision.ingest.bad_files: skip leaves it out)"
+            )
         if why:
-            skipped[str(item.path)] = why
+            skipped[file_name(item.path)] = why
         else:
             good.append(item)
     if not good:

@@ -232,3 +232,37 @@ def test_file_names_that_are_not_utf8_reach_the_table_escaped(tmp_path):
     scans = load(IngestParams(source=str(tmp_path)))
     assert scans.ids == ["negative/caf\\xe9-negative.png", "positive/caf\\xe9-positive.png"]
     assert to_table(scans, str(tmp_path)).num_rows == 2  # was a UnicodeEncodeError
+
+
+def test_http_credentials_come_from_netrc_not_the_url(tmp_path, monkeypatch):
+    import base64
+    import http.server
+    import threading
+
+    from tasks.common.sources import read_source
+
+    token = base64.b64encode(b"me:s3cret").decode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            ok = self.headers.get("Authorization") == f"Basic {token}"
+            self.send_response(200 if ok else 401)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok" if ok else b"no")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}/r.csv"
+    try:
+        with pytest.raises(InputError, match="HTTP 401"):
+            read_source(url)
+        (tmp_path / "netrc").write_text("machine 127.0.0.1 login me password s3cret\n")
+        (tmp_path / "netrc").chmod(0o600)
+        monkeypatch.setenv("NETRC", str(tmp_path / "netrc"))
+        assert read_source(url) == b"ok"
+    finally:
+        server.shutdown()
