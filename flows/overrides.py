@@ -19,6 +19,7 @@ from tasks.common.limits import SECTION as LIMITS
 from tasks.common.limits import Limits
 from tasks.common.params import PARAMS_FILE, parse, section
 from tasks.common.paths import DOMAINS, STEPS, stage_module
+from tasks.common.sources import check_source
 
 EXAMPLE = "e.g. recsys.train.epochs=3"
 
@@ -110,9 +111,13 @@ def set_leaf(lines: list[str], doc, keys: list[str], value: Any, text: str) -> N
 
 
 def validate(params: dict, domains: set[str]) -> None:
-    """Parse every section the touched domains' stages read into their dataclasses."""
-    parse(Limits, section(params, LIMITS), LIMITS)
+    """Parse every section the touched domains' stages read into their dataclasses; a source
+    with credentials is refused here, before params.yaml could keep it."""
+    limits = parse(Limits, section(params, LIMITS), LIMITS)
     for domain in sorted(domains):
+        source = section(params, f"{domain}.ingest").get("source", "default")
+        if source != "default":
+            check_source(str(source), limits)
         for step in STEPS:
             module = importlib.import_module(stage_module(domain, step))
             for name, cls in module.PARAMS.items():

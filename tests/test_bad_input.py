@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from flows.overrides import apply_overrides
 from tasks.common.params import PARAMS_FILE
 from tasks.common.paths import domain_paths, registry_store
 from tests.conftest import sh
@@ -243,6 +242,21 @@ CASES = [
 ]
 
 
+def edit_by_hand(ws, dotted: str, value: str) -> None:
+    """As a user with an editor (or `dvc exp run -S`) would: no --set validation first."""
+    from ruamel.yaml import YAML
+
+    yaml = YAML()
+    doc = yaml.load((ws / PARAMS_FILE).read_text())
+    *parents, leaf = dotted.split(".")
+    node = doc
+    for key in parents:
+        node = node[key]
+    node[leaf] = value
+    with (ws / PARAMS_FILE).open("w") as f:
+        yaml.dump(doc, f)
+
+
 def digest(path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -261,7 +275,7 @@ def test_bad_input_fails_in_one_line_and_keeps_lock_model_and_registry(reproduce
     ws = reproduced
     before = state(ws, domain)
     params = (ws / PARAMS_FILE).read_text()
-    apply_overrides(ws, [f"{domain}.{case.param}={case.write(tmp_path)}"])
+    edit_by_hand(ws, f"{domain}.{case.param}", str(case.write(tmp_path)))
     try:
         proc = sh("dvc", "repro", f"register@{domain}", cwd=ws, check=False)
         assert proc.returncode != 0

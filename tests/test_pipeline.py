@@ -236,6 +236,8 @@ def test_predict_all_users_from_a_named_version(reproduced, tmp_path):
             ],
             "error: data/recsys/raw/interactions.parquet: no column 'text' (--text-column)",
         ),
+        (["promote", "recsys", "9"], "error: no model '9' in verticals-recsys"),
+        (["rollback", "recsys"], "error: verticals-recsys: no earlier production version"),
         (["stage", "recsys", "deploy"], "invalid choice: 'deploy'"),
         (["stage", "finance", "train"], "invalid choice: 'finance'"),
         (["run", "finance"], "invalid choice: 'finance'"),
@@ -250,6 +252,18 @@ def test_cli_refuses_bad_arguments_in_one_line(reproduced, args, message):
     assert "Traceback" not in proc.stderr
     assert not (reproduced / "x.parquet").exists()
     assert digest(reproduced / "dvc.lock") == lock
+
+
+def test_an_unreachable_mlflow_server_is_one_line(reproduced):
+    from flows.server import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"
+    for args in (["models"], ["predict", "recsys", "--output", "x.parquet"]):
+        proc = sh("verticals", *args, cwd=reproduced, check=False,
+                  env={"MLFLOW_TRACKING_URI": url})  # fmt: skip
+        assert proc.returncode == 2
+        [line] = proc.stderr.strip().splitlines()
+        assert line.startswith(f"error: MLFLOW_TRACKING_URI={url} is unreachable")
 
 
 def test_experiment_runs_and_a_failed_gate_keeps_production(workspace):
@@ -274,6 +288,20 @@ def test_experiment_runs_and_a_failed_gate_keeps_production(workspace):
     assert decision["version"] == 2 and decision["aliases"] == []
     assert not decision["gate"]["passed"]
     assert open_registry(paths).aliases() == {"production": 1}
+
+    # by hand: the failed version only with --force, then back
+    refused = sh("verticals", "promote", "recsys", "2", cwd=workspace, check=False)
+    assert refused.returncode == 2 and "failed its gate" in refused.stderr
+    assert "--force" in refused.stderr
+    forced = sh("verticals", "promote", "recsys", "2", "--force", "--reason", "hotfix",
+                cwd=workspace).stdout  # fmt: skip
+    assert "production is version 2" in forced
+    listed = sh("verticals", "models", "recsys", cwd=workspace).stdout.splitlines()
+    assert listed[3].split()[-2:] == ["failed", "production"]
+    back = sh("verticals", "rollback", "recsys", "--reason", "canary", cwd=workspace).stdout
+    assert "rolled back to version 1" in back
+    version = open_registry(paths).resolve("1")
+    assert version.tags["promote_reason"] == "rollback from version 2: canary"
 
 
 @contextmanager
@@ -343,6 +371,8 @@ def test_prefect_flow_matches_dvc_repro(reproduced, tmp_path, prefect_server):
         decision = artifacts(f"{domain}-registry")[0]  # the newest
         assert decision.data.startswith(f"# {domain} version 1: promoted to production")
         assert f"reports/{domain}/plots/" in decision.data
+        assert f"# verticals {domain} model" in decision.data  # the version's model card
+        assert "## Lineage" in decision.data and "git revision" in decision.data
 
 
 def artifacts(key: str) -> list:

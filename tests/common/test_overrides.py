@@ -59,6 +59,7 @@ def test_a_leaf_changes_and_no_other_byte(root, override, key, value):
         ("medical.ingest.window.width=wide", "medical.ingest.window.width should be float"),
         ("limits.tries=many", "limits.tries should be int"),
         ("oops", "expected KEY=VALUE"),
+        ("recsys.ingest.source=https://me:pw@h/r.csv", "https://\\*\\*\\*@h/r.csv: credentials"),
     ],
 )
 def test_a_bad_override_is_one_line_and_params_stay_as_they_were(root, override, message):
