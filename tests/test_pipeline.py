@@ -328,7 +328,9 @@ def test_prefect_flow_matches_dvc_repro(reproduced, tmp_path, prefect_server):
         assert row["stages"] == dict.fromkeys(STEPS, RAN)
         assert all(s > 0 for s in row["seconds"].values())
         assert row["version"] == 1
-        assert open_registry(domain_paths(row["domain"], ws)).resolve("1").tags["gate"] == "passed"
+        # TINY trains too little for the medical and vision floors: registered all the same
+        version = open_registry(domain_paths(row["domain"], ws)).resolve("1")
+        assert version.tags["gate"] == ("passed" if row["gate_passed"] else "failed")
     # Determinism: two cold runs (this one and `dvc repro`'s) agree byte for byte, metrics too
     for domain in DOMAINS:
         ours, theirs = (domain_paths(domain, w).metrics for w in (ws, reproduced))
