@@ -19,15 +19,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(paths: DomainPaths, args: argparse.Namespace) -> str:
+    import pandas as pd
+
     from tasks.common.params import parse
     from tasks.medical.ingest import Window
-    from tasks.medical.screen import screen  # TensorFlow loads only when predicting
+    from tasks.medical.inputs import read_inputs
+    from tasks.medical.predictor import Predictor  # TensorFlow loads only when predicting
 
     folder, record = open_registry(paths).fetch(args.model)
     threshold = record["metrics"]["threshold"]
     # DICOM scans get the window the model was trained with
     window = parse(Window, record["params"]["ingest"]["window"], "medical.ingest.window")
-    preds = screen(folder, args.input, record["metrics"], window, load_limits(paths.root))
+    ids, images = read_inputs(args.input, window, load_limits(paths.root))
+    rows = Predictor.load(folder, record).predict(images)
+    preds = pd.DataFrame(rows, columns=["probability", "label"])
+    preds.insert(0, "id", ids)
     with atomic_path(Path(args.output)) as tmp:
         preds.to_parquet(tmp, index=False)
     positive = int(preds.label.sum())

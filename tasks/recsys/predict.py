@@ -7,6 +7,8 @@ from tasks.common.io import atomic_path
 from tasks.common.paths import DomainPaths
 from tasks.common.registry import open_registry
 
+BATCH = 512  # users scored at once: bounds the (users x items) score matrix
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -17,10 +19,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(paths: DomainPaths, args: argparse.Namespace) -> str:
-    from tasks.recsys.recommend import predict  # torch loads only when predicting
+    import pandas as pd
 
-    folder, _ = open_registry(paths).fetch(args.model)
-    recs = predict(folder, args.users, args.k)
+    from tasks.recsys.predictor import Predictor, Query  # torch loads only when predicting
+
+    predictor = Predictor.load(*open_registry(paths).fetch(args.model))
+    wanted = args.users.split(",") if args.users else predictor.users.astype(str).tolist()
+    queries = [Query(user.strip(), args.k) for user in wanted if user.strip()]
+    results = []
+    for start in range(0, len(queries), BATCH):
+        results += predictor.predict(queries[start : start + BATCH])
+    recs = pd.DataFrame(
+        [{"user": r["user"], **item} for r in results for item in r["items"]],
+        columns=["user", "rank", "item", "score"],
+    )
     with atomic_path(Path(args.output)) as tmp:
         recs.to_parquet(tmp, index=False)
     return f"wrote {len(recs)} recommendations for {recs.user.nunique()} users -> {args.output}"

@@ -18,10 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(paths: DomainPaths, args: argparse.Namespace) -> str:
-    import numpy as np
-
-    from models.text import load_classifier
-    from tasks.text.classify import predict_proba
+    from tasks.text.predictor import Predictor
 
     frame = read_table(args.input, TableFormat(), load_limits(paths.root))
     if args.text_column not in frame.columns:
@@ -33,14 +30,12 @@ def main(paths: DomainPaths, args: argparse.Namespace) -> str:
     empty = blank(texts)
     if empty.any():
         raise InputError(f"{args.input}: row {int(empty.argmax()) + 1}: empty text")
-    model, tokenizer = load_classifier(open_registry(paths).fetch(args.model)[0])
-    # truncated as in training: preprocess saved max_length as the tokenizer's model_max_length
-    ids = tokenizer(list(texts.astype(str)), truncation=True)["input_ids"]
-    probs = predict_proba(model, tokenizer, [np.asarray(x) for x in ids], args.batch_size)
-    best = probs.argmax(axis=1)
+    predictor = Predictor.load(*open_registry(paths).fetch(args.model))
+    rows = []
+    for start in range(0, len(texts), args.batch_size):
+        rows += predictor.predict(list(texts.iloc[start : start + args.batch_size].astype(str)))
     out = frame.assign(
-        label=[model.config.id2label[int(i)] for i in best],
-        probability=probs[np.arange(len(best)), best].round(6),
+        label=[r["label"] for r in rows], probability=[r["probability"] for r in rows]
     )
     with atomic_path(Path(args.output)) as tmp:
         out.to_parquet(tmp, index=False)

@@ -24,24 +24,20 @@ def image_files(folder: Path) -> list[Path]:
 
 
 def main(paths: DomainPaths, args: argparse.Namespace) -> str:
-    import numpy as np
     import pandas as pd
-    import torch
 
     from tasks.common.archives import extract, is_archive
+    from tasks.common.images import decode_image
     from tasks.common.limits import load_limits
-    from tasks.common.params import parse
     from tasks.common.sources import fetched
-    from tasks.vision.classify import predict_proba
     from tasks.vision.ingest import problem
-    from tasks.vision.preprocess import PreprocessParams, to_tensor
-    from tasks.vision.train import load_model
+    from tasks.vision.predictor import Predictor
 
     folder, record = open_registry(paths).fetch(args.model)
     limits = load_limits(paths.root)
-    p = parse(PreprocessParams, record["params"]["preprocess"], "vision.preprocess")
     formats = tuple(record["params"]["ingest"]["formats"])  # what the model was trained on
-    model, classes = load_model(folder)
+    predictor = Predictor.load(folder, record)
+    rows = []
     with tempfile.TemporaryDirectory() as scratch:
         if is_archive(args.input):
             with fetched(args.input, limits) as archive:
@@ -57,21 +53,11 @@ def main(paths: DomainPaths, args: argparse.Namespace) -> str:
         for path in files:
             if why := problem(path, formats, limits):
                 raise InputError(f"{file_name(path.relative_to(root))}: {why}")
-        images = torch.stack([to_tensor(path, p) for path in files]).numpy()
-        names = [file_name(path.relative_to(root)) for path in files]
-    probs = predict_proba(model, images, args.batch_size)
-    k = min(5, len(classes))
-    top = np.argsort(-probs, axis=1)[:, :k]
-    labels = np.asarray(classes)
-    preds = pd.DataFrame(
-        {
-            "file": names,
-            "label": labels[top[:, 0]],
-            "probability": probs[np.arange(len(files)), top[:, 0]].round(6),
-            "top5": [list(labels[row]) for row in top],
-            "top5_probability": [list(probs[i, row].round(6)) for i, row in enumerate(top)],
-        }
-    )
+        for start in range(0, len(files), args.batch_size):
+            chunk = files[start : start + args.batch_size]
+            rows += predictor.predict([decode_image(path, "RGB", limits) for path in chunk])
+    preds = pd.DataFrame(rows, columns=["label", "probability", "top5", "top5_probability"])
+    preds.insert(0, "file", [file_name(path.relative_to(root)) for path in files])
     with atomic_path(Path(args.output)) as tmp:
         preds.to_parquet(tmp, index=False)
     return f"labelled {len(preds)} images -> {args.output}"

@@ -38,10 +38,15 @@ class Images:
     labels: np.ndarray  # (N,) int64
 
 
-def to_tensor(path: Path, p: PreprocessParams) -> torch.Tensor:
-    """(3, size, size) uint8: resize the shorter side, then crop the centre, as at inference."""
-    image = torch.tensor(decode_image(path, "RGB")).permute(2, 0, 1)  # a writable copy
+def fit(rgb: np.ndarray, p: PreprocessParams) -> torch.Tensor:
+    """(H, W, 3) uint8 -> (3, size, size) uint8: resize the shorter side, then crop the centre,
+    in training and at inference alike."""
+    image = torch.tensor(rgb).permute(2, 0, 1)  # a writable copy
     return F.center_crop(F.resize(image, [p.resize], antialias=True), [p.size, p.size])
+
+
+def to_tensor(path: Path, p: PreprocessParams) -> torch.Tensor:
+    return fit(decode_image(path, "RGB"), p)
 
 
 def write(raw: Path, p: PreprocessParams, folder: Path) -> dict:

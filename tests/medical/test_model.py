@@ -7,8 +7,9 @@ from models.medical import ScreeningConfig
 from tasks.common.errors import InputError
 from tasks.medical.evaluate import calibrate, choose_threshold, fit_calibration, screening_metrics
 from tasks.medical.ingest import Synthetic, synthesize, to_table
+from tasks.medical.inputs import read_inputs
+from tasks.medical.predictor import Predictor
 from tasks.medical.preprocess import PreprocessParams, prepare
-from tasks.medical.screen import screen
 from tasks.medical.train import TrainParams, load_model, save_model, train
 
 
@@ -102,9 +103,10 @@ def test_predict_resizes_other_sizes(tmp_path, tiny):
     images = {"images": np.zeros((3, 100, 80), np.uint8)}
     np.savez(tmp_path / "in.npz", **images)
     operating = {"threshold": 0.5, "calibration_slope": 1.0, "calibration_intercept": 0.0}
-    preds = screen(tmp_path / "m", str(tmp_path / "in.npz"), operating, window=None)
-    assert preds.id.tolist() == ["images/0", "images/1", "images/2"]
-    assert preds.probability.between(0, 1).all() and set(preds.label) <= {0, 1}
+    ids, scans = read_inputs(str(tmp_path / "in.npz"), window=None)
+    rows = Predictor.load(tmp_path / "m", {"metrics": operating}).predict(scans)
+    assert ids == ["images/0", "images/1", "images/2"]
+    assert all(0 <= r["probability"] <= 1 and r["label"] in (0, 1) for r in rows)
 
 
 def test_training_is_deterministic_on_cpu_for_a_seed(tiny, tmp_path):

@@ -1,23 +1,22 @@
-"""Scans from files or an .npz, resized to the model's input, scored in batches."""
+"""Scans to screen, from a folder of PNG/JPEG/DICOM files or an .npz: (ids, uint8 images)."""
 
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from tasks.common.errors import InputError
-from tasks.common.images import decode_image, resize
-from tasks.common.io import file_name, read_json
+from tasks.common.images import decode_image
+from tasks.common.io import file_name
 from tasks.common.limits import DEFAULT_LIMITS, Limits
 from tasks.common.splits import SPLITS
-from tasks.medical.evaluate import calibrate
 from tasks.medical.ingest import Window, npz_array, read_dicom, to_gray
-from tasks.medical.train import CONFIG, load_model
 
 DICOM_SUFFIXES = (".dcm", ".dicom")
 
 
-def read_inputs(source: str, window: Window, limits: Limits) -> tuple[list[str], list[np.ndarray]]:
+def read_inputs(
+    source: str, window: Window, limits: Limits = DEFAULT_LIMITS
+) -> tuple[list[str], list[np.ndarray]]:
     path = Path(source)
     if path.suffix == ".npz":
         try:
@@ -52,20 +51,3 @@ def read_inputs(source: str, window: Window, limits: Limits) -> tuple[list[str],
         for f in files
     ]
     return names, images
-
-
-def screen(
-    model_dir: Path, source: str, operating: dict, window: Window, limits: Limits = DEFAULT_LIMITS
-) -> pd.DataFrame:
-    """`operating`: the registered metrics, with the threshold and the calibration."""
-    size = read_json(model_dir / CONFIG)["size"]
-    ids, images = read_inputs(source, window, limits)
-    batch = np.stack([resize(im, size) for im in images])[..., None]
-    raw = load_model(model_dir).predict(batch, batch_size=256, verbose=0).reshape(-1)
-    # versions registered before calibration existed chose their threshold on raw probabilities
-    slope = operating.get("calibration_slope", 1.0)
-    probs = calibrate(raw, slope, operating.get("calibration_intercept", 0.0))
-    threshold = operating["threshold"]
-    return pd.DataFrame(
-        {"id": ids, "probability": probs, "label": (probs >= threshold).astype(np.int8)}
-    )

@@ -1,0 +1,45 @@
+"""The medical inference contract: a model folder loaded once, then batches of grayscale scans
+(uint8, any size) -> calibrated probability and the label at the registered threshold.
+`verticals predict` and the API both go through it."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from tasks.common.images import resize
+from tasks.common.io import read_json
+from tasks.medical.evaluate import calibrate
+from tasks.medical.train import CONFIG, load_model
+
+BATCH = 256
+
+
+@dataclass(frozen=True)
+class Predictor:
+    model: keras.Model
+    size: int  # the model's input side; other sizes are resized
+    slope: float  # Platt calibration, fitted on validation at evaluate
+    intercept: float
+    threshold: float  # chosen on validation for the target sensitivity
+
+    @classmethod
+    def load(cls, folder: Path, record: dict) -> "Predictor":
+        metrics = record["metrics"]
+        return cls(
+            load_model(folder),
+            read_json(folder / CONFIG)["size"],
+            # versions registered before calibration chose their threshold on raw probabilities
+            metrics.get("calibration_slope", 1.0),
+            metrics.get("calibration_intercept", 0.0),
+            metrics["threshold"],
+        )
+
+    def predict(self, images: list[np.ndarray]) -> list[dict]:
+        if not images:
+            return []
+        batch = np.stack([resize(image, self.size) for image in images])[..., None]
+        raw = self.model.predict(batch, batch_size=BATCH, verbose=0).reshape(-1)
+        probs = calibrate(raw, self.slope, self.intercept)
+        return [{"probability": float(p), "label": int(p >= self.threshold)} for p in probs]
