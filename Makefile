@@ -70,5 +70,7 @@ mlflow: setup
 		--backend-store-uri sqlite:///$(CURDIR)/.mlflow/mlflow.db \
 		--default-artifact-root $(CURDIR)/.mlflow/artifacts
 
+# What the pipeline writes and git ignores; committed metrics and plots, and the model
+# registry (.mlflow/), stay.
 clean:
-	rm -rf data/*/ reports/*/ .pytest_cache
+	rm -rf data/*/ reports/*/live reports/*/registration.json .pytest_cache .hypothesis

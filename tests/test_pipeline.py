@@ -364,6 +364,7 @@ def test_prefect_flow_matches_dvc_repro(reproduced, tmp_path, prefect_server):
     assert "Running stage 'train@recsys'" in text
     assert "trained NeuMF for 6 epochs" in text
 
+    row_of = {row["domain"]: row for row in rows}
     for domain in DOMAINS:
         history = artifacts(f"{domain}-metrics")
         assert len(history) == earlier[domain] + 2  # one per run, under one key
@@ -371,7 +372,8 @@ def test_prefect_flow_matches_dvc_repro(reproduced, tmp_path, prefect_server):
         metrics = json.loads((domain_paths(domain, ws).metrics).read_text())
         assert {r["metric"]: r["value"] for r in rows} == metrics
         decision = artifacts(f"{domain}-registry")[0]  # the newest
-        assert decision.data.startswith(f"# {domain} version 1: promoted to production")
+        promoted = "promoted to production" if row_of[domain]["gate_passed"] else "not promoted"
+        assert decision.data.startswith(f"# {domain} version 1: {promoted}")
         assert f"reports/{domain}/plots/" in decision.data
         assert f"# verticals {domain} model" in decision.data  # the version's model card
         assert "## Lineage" in decision.data and "git revision" in decision.data

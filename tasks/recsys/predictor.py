@@ -56,6 +56,8 @@ class Predictor:
 
     def predict(self, queries: list[Query]) -> list[dict]:
         """One result per query: the user (original id) and its ranked items."""
+        if not queries:
+            return []
         if bad := [q.k for q in queries if q.k < 1]:
             raise InputError(f"k must be at least 1, got {bad[0]}")
         codes = self.codes([q.user for q in queries])
