@@ -17,10 +17,10 @@ from bench import medical, memory, recsys, text, vision
 from bench.orchestration import through_worker
 from flows.pipeline import stage_env
 from flows.report import table
-from flows.server import local_server
 from tasks.common.io import read_json
 from tasks.common.paths import DOMAINS, STEPS, domain_paths
-from tasks.common.workspace import clone_workspace
+from tests.servers import local_server
+from tests.workspace import clone_workspace
 
 REPO = Path(__file__).resolve().parents[1]
 THROUGHPUT = {m.__name__.split(".")[-1]: m.throughput for m in (recsys, medical, text, vision)}

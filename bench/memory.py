@@ -17,7 +17,7 @@ from flows.overrides import apply_overrides
 from flows.pipeline import stage_env
 from tasks.common.params import load_params
 from tasks.common.paths import STEPS
-from tasks.common.workspace import clone_workspace
+from tests.workspace import clone_workspace
 
 REPO = Path(__file__).resolve().parents[1]
 SCALES = (1, 10)

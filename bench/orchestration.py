@@ -7,7 +7,7 @@ nothing changed: the no-op run's time from the worker picking it up to its end.
 import uuid
 from pathlib import Path
 
-from flows.deployments import deploy_domain, worker
+from tests.workers import deploy_domain, worker
 
 POOL = "bench"
 
@@ -29,7 +29,7 @@ def picked_up_to_end(client, flow_run) -> float:
 
 
 def through_worker(ws: Path, domains) -> dict[str, dict]:
-    """Needs a server: run inside flows.server.local_server."""
+    """Needs a server: run inside tests.servers.local_server."""
     from prefect.client.orchestration import get_client
     from prefect.deployments import run_deployment
 

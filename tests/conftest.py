@@ -14,8 +14,8 @@ import torch._dynamo  # noqa: F401, I001
 
 from flows.overrides import apply_overrides
 from flows.pipeline import stage_env
-from flows.server import HOST, free_port, local_server, wait_until_healthy
-from tasks.common.workspace import clone_workspace, commit_all
+from tests.servers import local_mlflow_server, local_server
+from tests.workspace import clone_workspace, commit_all
 
 REPO = Path(__file__).resolve().parents[1]
 # Small enough for seconds per stage, big enough that NCF must learn tastes to pass its gate.
@@ -105,19 +105,8 @@ def prefect_server(tmp_path_factory):
 def mlflow_server(tmp_path_factory):
     """One real `mlflow server` (SQLite backend, proxied artifacts) on a free loopback port,
     as a team would run it with a database and an object store; yields its URL."""
-    home = tmp_path_factory.mktemp("mlflow-server")
-    url = f"http://{HOST}:{free_port()}"
-    cmd = ["mlflow", "server", "--host", HOST, "--port", url.rsplit(":", 1)[1], "--workers", "1"]
-    cmd += ["--backend-store-uri", f"sqlite:///{home}/mlflow.db"]
-    cmd += ["--artifacts-destination", str(home / "artifacts")]
-    with (home / "server.log").open("w") as log:
-        server = subprocess.Popen(cmd, env=stage_env(), stdout=log, stderr=subprocess.STDOUT)
-        try:
-            wait_until_healthy(f"{url}/health", server)
-            yield url
-        finally:
-            server.terminate()
-            server.wait(timeout=60)
+    with local_mlflow_server(tmp_path_factory.mktemp("mlflow-server")) as url:
+        yield url
 
 
 @pytest.fixture

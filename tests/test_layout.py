@@ -58,8 +58,8 @@ def test_registration_is_never_restored_from_the_run_cache():
 
 def test_a_domain_smuggled_into_params_never_reaches_a_shell(tmp_path):
     """Even with a matching tasks/ folder, `dvc` neither lists nor runs such a stage."""
-    from tasks.common.workspace import clone_workspace
     from tests.conftest import sh
+    from tests.workspace import clone_workspace
 
     ws = clone_workspace(REPO, tmp_path)
     evil = "x$(touch pwned)"

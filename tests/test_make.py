@@ -2,8 +2,8 @@
 
 import subprocess
 
-from tasks.common.workspace import clone_workspace, git
 from tests.conftest import REPO
+from tests.workspace import clone_workspace, git
 
 
 def test_make_clean_removes_pipeline_outputs_and_nothing_git_tracks(tmp_path):

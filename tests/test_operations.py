@@ -9,13 +9,13 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 
-from flows.deployments import deploy_domain, worker
 from flows.pipeline import domain_pipeline, sync
-from flows.server import free_port
 from tasks.common.errors import InputError, StageFailed
 from tasks.common.paths import domain_paths, registry_store
-from tasks.common.workspace import commit_all, git
 from tests.conftest import REPO, TINY, add_remote, make_workspace, sh
+from tests.servers import free_port
+from tests.workers import deploy_domain, worker
+from tests.workspace import commit_all, git
 
 pytestmark = pytest.mark.slow
 

@@ -255,7 +255,7 @@ def test_cli_refuses_bad_arguments_in_one_line(reproduced, args, message):
 
 
 def test_an_unreachable_mlflow_server_is_one_line(reproduced):
-    from flows.server import free_port
+    from tests.servers import free_port
 
     url = f"http://127.0.0.1:{free_port()}"
     for args in (["models"], ["predict", "recsys", "--output", "x.parquet"]):

@@ -1,7 +1,7 @@
-"""A local Prefect server (API and UI) in a child process, for tests and benchmarks.
+"""Local Prefect and MLflow servers in child processes, for tests and benchmarks.
 
-`make ui` starts the same server on port 4200; this one takes a free loopback port and a
-database of its own, so it never meets the developer's.
+`make ui` and `make mlflow` start the same servers on ports 4200 and 5000; these take a free
+loopback port and a database of their own, so they never meet the developer's.
 """
 
 import os
@@ -53,6 +53,25 @@ def local_server(home: Path):
             wait_until_healthy(f"{url}/api/health", server)
             with temporary_settings({PREFECT_API_URL: f"{url}/api"}):
                 yield url
+        finally:
+            server.terminate()
+            server.wait(timeout=60)
+
+
+@contextmanager
+def local_mlflow_server(home: Path):
+    """Yields the URL of a real `mlflow server` (SQLite backend, proxied artifacts), as a team
+    would run one with a database and an object store."""
+    url = f"http://{HOST}:{free_port()}"
+    cmd = [sys.executable, "-m", "mlflow", "server", "--host", HOST, "--workers", "1"]
+    cmd += ["--port", url.rsplit(":", 1)[1], "--backend-store-uri", f"sqlite:///{home}/mlflow.db"]
+    cmd += ["--artifacts-destination", str(home / "artifacts")]
+    home.mkdir(parents=True, exist_ok=True)
+    with (home / "server.log").open("w") as log:
+        server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_until_healthy(f"{url}/health", server)
+            yield url
         finally:
             server.terminate()
             server.wait(timeout=60)
