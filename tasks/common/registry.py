@@ -25,11 +25,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from tasks.common.errors import InputError
 from tasks.common.io import atomic_dir, read_json
 from tasks.common.paths import DomainPaths, registry_store
+from tasks.common.sources import redact
 
 PRODUCTION = "production"
 RECORD = "version.json"  # beside each version's model files: metrics, params, lineage
@@ -103,14 +103,6 @@ def ui_page(domain: str, version: int) -> str | None:
 
 def tracking_uri(root: Path) -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{registry_store(root)}/mlflow.db"
-
-
-def redact(uri: str) -> str:
-    """The URI without a password, for messages."""
-    parts = urlsplit(uri)
-    if parts.password is None:
-        return uri
-    return parts._replace(netloc=f"{parts.username}:***@{parts.hostname}:{parts.port}").geturl()
 
 
 def check_reachable(uri: str) -> None:

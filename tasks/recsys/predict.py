@@ -24,7 +24,7 @@ def main(paths: DomainPaths, args: argparse.Namespace) -> str:
     from tasks.recsys.predictor import Predictor, Query  # torch loads only when predicting
 
     predictor = Predictor.load(*open_registry(paths).fetch(args.model))
-    wanted = args.users.split(",") if args.users else predictor.users.astype(str).tolist()
+    wanted = args.users.split(",") if args.users else predictor.users_as_text.tolist()
     queries = [Query(user.strip(), args.k) for user in wanted if user.strip()]
     results = []
     for start in range(0, len(queries), BATCH):

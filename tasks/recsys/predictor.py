@@ -3,6 +3,7 @@ original user id and k) -> that user's top-k unseen items, best first, with orig
 `verticals predict` and the API both go through it."""
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -46,9 +47,14 @@ class Predictor:
             np.load(folder / SEEN, allow_pickle=False),
         )
 
+    @cached_property
+    def users_as_text(self) -> pd.Index:
+        # built once, not per batch: requests name users as text
+        return pd.Index(self.users.astype(str))
+
     def codes(self, users: list[str]) -> np.ndarray:
         """Contiguous ids for original ids, matched as text; unknown ones are named."""
-        codes = pd.Index(self.users.astype(str)).get_indexer([str(u).strip() for u in users])
+        codes = self.users_as_text.get_indexer([str(u).strip() for u in users])
         unknown = [str(u) for u, c in zip(users, codes, strict=True) if c < 0]
         if unknown:
             raise InputError(f"unknown user id(s): {', '.join(unknown)} (not in the model's data)")
