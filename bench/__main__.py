@@ -4,6 +4,7 @@ Everything runs in a temporary clone with the default params, in one process run
 figures are ratios taken under the same machine load. Nothing of the developer's is touched.
 """
 
+import importlib
 import os
 import subprocess
 import tempfile
@@ -13,7 +14,7 @@ from pathlib import Path
 # torch._dynamo segfaults if it first loads after TensorFlow has trained in the same process
 import torch._dynamo  # noqa: F401, I001
 
-from bench import medical, memory, recsys, text, vision
+from bench import memory
 from bench.orchestration import through_worker
 from flows.pipeline import stage_env
 from flows.report import table
@@ -23,14 +24,8 @@ from tests.servers import local_server
 from tests.workspace import clone_workspace
 
 REPO = Path(__file__).resolve().parents[1]
-THROUGHPUT = {m.__name__.split(".")[-1]: m.throughput for m in (recsys, medical, text, vision)}
-TARGETS = {"recsys": "1.5x", "medical": "1.3x", "text": "2x", "vision": "3x"}
-QUALITY = {
-    "recsys": lambda m: f"hr@10 {m['hr_at_10'] / m['baseline_hr_at_10']:.2f}x popularity (>= 1.5x)",
-    "medical": lambda m: f"auc {m['auc']:.3f} (>= 0.9)",
-    "text": lambda m: f"accuracy {m['accuracy']:.3f} (>= 0.9)",
-    "vision": lambda m: f"accuracy {m['accuracy']:.3f} (>= 0.95)",
-}
+# A domain's benchmark is bench/<domain>.py: throughput(ws), TARGET, quality(metrics), SIZE_KNOB.
+BENCHES = {d: importlib.import_module(f"bench.{d}") for d in DOMAINS}
 
 
 def timed(*cmd: str, cwd: Path) -> float:
@@ -47,9 +42,9 @@ def measure(ws: Path, domain: str) -> dict:
     noop_repro = timed("dvc", "repro", f"register@{domain}", cwd=ws)
     noop_flow = timed("verticals", "run", domain, cwd=ws)  # on the benchmark's own server
     alone = {s: timed("verticals", "stage", domain, s, cwd=ws) for s in STEPS}
-    ours, seed = THROUGHPUT[domain](ws)
+    ours, seed = BENCHES[domain].throughput(ws)
     return {
-        "quality": QUALITY[domain](read_json(domain_paths(domain, ws).metrics)),
+        "quality": BENCHES[domain].quality(read_json(domain_paths(domain, ws).metrics)),
         "cold": cold,
         "noop_repro": noop_repro,
         "noop_flow": noop_flow,
@@ -71,7 +66,7 @@ def report(results: dict, worker: dict, rss: dict) -> str:
              "no-op repro", "no-op verticals run", "quality"],
             [
                 [d, f"{r['ours']:,.0f}", f"{r['seed']:,.0f}",
-                 f"{r['ours'] / r['seed']:.2f}x ({TARGETS[d]})", f"{r['cold']:.1f} s",
+                 f"{r['ours'] / r['seed']:.2f}x ({BENCHES[d].TARGET})", f"{r['cold']:.1f} s",
                  f"{r['noop_repro']:.1f} s", f"{r['noop_flow']:.1f} s", r["quality"]]
                 for d, r in results.items()
             ],

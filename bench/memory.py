@@ -5,6 +5,7 @@ time, not the memory. Vision has no size knob (its default is scikit-learn's 1,7
 both of its scales read a generated ImageFolder: the digits, 1 or 10 shifted copies of each.
 """
 
+import importlib
 import subprocess
 import sys
 import tempfile
@@ -15,17 +16,12 @@ from PIL import Image
 
 from flows.overrides import apply_overrides
 from flows.pipeline import stage_env
-from tasks.common.params import load_params
+from tasks.common.params import load_params, section
 from tasks.common.paths import STEPS
 from tests.workspace import clone_workspace
 
 REPO = Path(__file__).resolve().parents[1]
 SCALES = (1, 10)
-SIZE_KNOBS = {  # the synthetic generator's size, scaled from its default in params.yaml
-    "recsys": ("ingest", "synthetic", "users"),
-    "medical": ("ingest", "synthetic", "count"),
-    "text": ("ingest", "synthetic", "count"),
-}
 
 
 def shifted_digits(folder: Path, copies: int) -> Path:
@@ -43,16 +39,13 @@ def shifted_digits(folder: Path, copies: int) -> Path:
 
 
 def overrides(domain: str, scale: int, scratch: Path) -> list[str]:
-    params = load_params(REPO)[domain]
-    if domain == "vision":
+    knob = importlib.import_module(f"bench.{domain}").SIZE_KNOB  # scaled from params.yaml's
+    if knob is None:
         size = f"vision.ingest.source={shifted_digits(scratch / 'digits', scale)}"
     else:
-        *keys, last = SIZE_KNOBS[domain]
-        default = params
-        for key in keys:
-            default = default[key]
-        size = f"{domain}.{'.'.join(keys)}.{last}={default[last] * scale}"
-    return [size, f"{domain}.train.epochs=1"]
+        default = section(load_params(REPO), f"{domain}.{knob}")
+        size = f"{domain}.{knob}={default * scale}"
+    return [size, f"{domain}.train.max_epochs=1"]
 
 
 def peak_rss_mb(cmd: list[str], cwd: Path) -> float:

@@ -7,12 +7,24 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+from bench.epochs import fixed_epochs
 from models.text import ModelParams, build_model
 from tasks.common.params import load_params, parse
 from tasks.common.paths import domain_paths
 from tasks.text.train import Data, TrainParams, load_data, train
 
 SEED_BATCH = 32
+
+
+EPOCHS = 4  # fixed, so that both sides train as many epochs
+
+
+TARGET = "2x"  # our training throughput over the seed-style loop
+SIZE_KNOB = "ingest.synthetic.count"  # the generator's size, scaled for the memory benchmark
+
+
+def quality(m: dict) -> str:
+    return f"accuracy {m['accuracy']:.3f} (>= 0.9)"
 
 
 def seed_style_epoch(data: Data, model, optimizer) -> int:
@@ -38,18 +50,18 @@ def throughput(ws: Path) -> tuple[float, float]:
     """Training samples per second: (ours, seed-style), on the clone's processed data."""
     params = load_params(ws)["text"]
     model_params = parse(ModelParams, params["model"], "text.model")
-    p = parse(TrainParams, params["train"], "text.train")
+    p = fixed_epochs(parse(TrainParams, params["train"], "text.train"), EPOCHS)
     data = load_data(domain_paths("text", ws).processed)
 
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as ckpt:
         train(data, model_params, p, Path(ckpt))
-    samples = len(data.train.ids) // p.batch_size * p.batch_size * p.epochs
+    samples = len(data.train.ids) // p.batch_size * p.batch_size * p.max_epochs
     ours = samples / (time.perf_counter() - start)
 
     torch.manual_seed(p.seed)
     model = build_model(model_params, data.tokenizer, data.labels)
     optimizer = torch.optim.AdamW(model.parameters(), lr=p.lr)
     start = time.perf_counter()
-    done = sum(seed_style_epoch(data, model, optimizer) for _ in range(p.epochs))
+    done = sum(seed_style_epoch(data, model, optimizer) for _ in range(p.max_epochs))
     return ours, done / (time.perf_counter() - start)

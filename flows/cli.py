@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from tasks.common.errors import InputError, StageFailed
-from tasks.common.paths import DOMAINS, STEPS, domain_paths, stage_module, workspace_root
+from tasks.common.paths import DOMAINS, STEPS, TASKS, domain_paths, stage_module, workspace_root
 
 
 def cmd_stage(args: argparse.Namespace) -> None:
@@ -74,9 +74,33 @@ def cmd_rollback(args: argparse.Namespace) -> None:
     print(f"{registry.name}: production rolled back to version {now['version']}")
 
 
+def cmd_layout(args: argparse.Namespace) -> None:
+    from flows.layout import write_layout
+
+    print(write_layout(workspace_root(), args.check))
+
+
+def predictable() -> list[str]:
+    """Domains with a `predict` module, found without importing any (they import frameworks)."""
+    return [d for d in DOMAINS if (TASKS / d / "predict.py").is_file()]
+
+
+def predict_parser(domain: str) -> tuple[argparse.ArgumentParser, object]:
+    module = importlib.import_module(f"tasks.{domain}.predict")
+    parser = argparse.ArgumentParser(prog=f"verticals predict {domain}", description=module.__doc__)
+    parser.add_argument(
+        "--model",
+        default="production",
+        help="a registered version number (3) or an alias (default: production)",
+    )
+    parser.add_argument("--output", required=True, type=Path, help="Parquet file to write")
+    module.add_arguments(parser)
+    return parser, module
+
+
 def cmd_predict(args: argparse.Namespace) -> None:
-    module = importlib.import_module(f"tasks.{args.domain}.predict")
-    print(module.main(domain_paths(args.domain), args))
+    parser, module = predict_parser(args.domain)
+    print(module.main(domain_paths(args.domain), parser.parse_args(args.rest)))
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
@@ -114,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="change params.yaml before running, e.g. recsys.train.epochs=3",
+        help="change params.yaml before running, e.g. recsys.train.max_epochs=3",
     )
     run.add_argument("--pull", action="store_true", help="dvc pull from the default remote first")
     run.add_argument("--push", action="store_true", help="dvc push to the default remote after")
@@ -159,20 +183,19 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--pool", help="the work pool to poll (default: prefect.yaml's)")
     worker.set_defaults(func=cmd_worker)
 
-    predict = sub.add_parser("predict", help="predict with a registered model")
-    by_domain = predict.add_subparsers(dest="domain", required=True, metavar="DOMAIN")
-    for domain in DOMAINS:
-        module = importlib.import_module(f"tasks.{domain}.predict")
-        p = by_domain.add_parser(
-            domain, help=module.__doc__.splitlines()[0], description=module.__doc__
-        )
-        p.add_argument(
-            "--model",
-            default="production",
-            help="a registered version number (3) or an alias (default: production)",
-        )
-        p.add_argument("--output", required=True, type=Path, help="Parquet file to write")
-        module.add_arguments(p)
+    layout = sub.add_parser(
+        "layout", help="write dvc.yaml and prefect.yaml for the domains found in tasks/"
+    )
+    layout.add_argument("--check", action="store_true", help="only fail if they are out of date")
+    layout.set_defaults(func=cmd_layout)
+
+    predict = sub.add_parser(
+        "predict",
+        help="predict with a registered model",
+        description="verticals predict DOMAIN --help: that domain's inputs and options",
+    )
+    predict.add_argument("domain", choices=predictable(), metavar="DOMAIN")
+    predict.add_argument("rest", nargs=argparse.REMAINDER, help="the domain's own arguments")
     predict.set_defaults(func=cmd_predict)
     return parser
 

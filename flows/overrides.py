@@ -21,7 +21,7 @@ from tasks.common.params import PARAMS_FILE, parse, section
 from tasks.common.paths import DOMAINS, STEPS, stage_module
 from tasks.common.sources import check_source
 
-EXAMPLE = "e.g. recsys.train.epochs=3"
+EXAMPLE = "e.g. recsys.train.max_epochs=3"
 
 
 def parse_value(text: str, value: str) -> Any:

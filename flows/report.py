@@ -1,6 +1,7 @@
 """Plain-text tables for the terminal (the run summary, the registry listing) and the
 registry decision as markdown for the Prefect UI."""
 
+from tasks.common.metrics import describe
 from tasks.common.registry import registered_at
 
 
@@ -8,10 +9,6 @@ def table(header: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=True)]
     line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True))  # noqa: E731
     return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
-
-
-def fmt_metrics(metrics: dict) -> str:
-    return " ".join(f"{k}={v:.4f}" for k, v in metrics.items())
 
 
 def summary_table(rows: list[dict]) -> str:
@@ -24,7 +21,7 @@ def summary_table(rows: list[dict]) -> str:
                     f"{step}:{outcome}({r['seconds'][step]:.1f}s)"
                     for step, outcome in r["stages"].items()
                 ),
-                fmt_metrics(r["metrics"]),
+                describe(r["metrics"]),
                 r["version"],
                 ",".join(r["aliases"]) or ("-" if r["gate_passed"] else "- (gate failed)"),
             ]
@@ -44,7 +41,7 @@ def models_table(registries: list) -> str:
                     registry.domain,
                     str(v["version"]),
                     registered_at(version),
-                    fmt_metrics(v["metrics"]),
+                    describe(v["metrics"]),
                     (v["data_hash"] or "-")[:12],
                     "passed" if v["gate"]["passed"] else "failed",
                     ",".join(v["aliases"]) or "-",

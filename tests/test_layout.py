@@ -75,3 +75,25 @@ def test_a_domain_smuggled_into_params_never_reaches_a_shell(tmp_path):
     assert len(commands) == len(STEPS) * len(DOMAINS)
     assert all(cmd.split()[2] in DOMAINS for cmd in commands)  # verticals stage <domain> <step>
     assert not (ws / "pwned").exists()
+
+
+def test_dvc_yaml_and_prefect_yaml_are_generated_from_the_domains():
+    from flows.layout import stale
+
+    assert stale(REPO) == []  # else: run `verticals layout`
+
+
+def test_a_domain_is_a_tasks_folder_a_model_file_and_a_params_section(tmp_path):
+    from tasks.common.paths import discover
+    from tests.conftest import TINY_BY_DOMAIN
+
+    params = load_params(REPO)
+    for domain in DOMAINS:
+        assert (REPO / "models" / f"{domain}.py").is_file() and domain in params
+    assert set(TINY_BY_DOMAIN) == set(DOMAINS)
+    (tmp_path / "half").mkdir()  # a folder without every stage module is not a domain
+    (tmp_path / "half" / "ingest.py").write_text("")
+    (tmp_path / "whole").mkdir()
+    for step in ("ingest", "preprocess", "train", "evaluate"):
+        (tmp_path / "whole" / f"{step}.py").write_text("")
+    assert discover(tmp_path) == ("whole",)

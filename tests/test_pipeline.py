@@ -276,13 +276,13 @@ def test_experiment_runs_and_a_failed_gate_keeps_production(workspace):
         "-n",
         "short",
         "-S",
-        "recsys.train.epochs=3",
+        "recsys.train.max_epochs=3",
         "-S",
         "recsys.register.tolerance=-1",
         cwd=workspace,
     )
     shown = sh("dvc", "exp", "show", "--csv", cwd=workspace).stdout
-    assert "short" in shown and "recsys.train.epochs" in shown
+    assert "short" in shown and "recsys.train.max_epochs" in shown
     paths = domain_paths("recsys", workspace)
     decision = json.loads(paths.registration.read_text())
     assert decision["version"] == 2 and decision["aliases"] == []

@@ -89,15 +89,34 @@ def resize(array: np.ndarray, size: int) -> np.ndarray:
     return np.asarray(Image.fromarray(array).resize((size, size), Image.Resampling.BILINEAR))
 
 
+def hidden(name: str) -> bool:
+    """Dot files and folders, and archivers' extras such as __MACOSX."""
+    return name.startswith((".", "__"))
+
+
+def entries(folder: Path) -> list[Path]:
+    """A folder's visible files and sub-folders, sorted."""
+    return sorted(p for p in folder.iterdir() if not hidden(p.name))
+
+
+def visible_files(root: Path) -> list[Path]:
+    """Every file under root, sorted, leaving out hidden files and anything in hidden folders."""
+    return sorted(
+        path
+        for path in root.rglob("*")
+        if path.is_file() and not any(hidden(part) for part in path.relative_to(root).parts)
+    )
+
+
 def class_folders(root: Path) -> list[tuple[Path, str]]:
-    """(file, class name) for every file in root/<class>/, sorted, hidden files left out."""
+    """(file, class name) for every visible file in root/<class>/, sorted."""
     if not root.is_dir():
         raise InputError(f"{root}: not a folder")
     found = [
         (path, folder.name)
-        for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-        for path in sorted(folder.rglob("*"))
-        if path.is_file() and not path.name.startswith(".")
+        for folder in entries(root)
+        if folder.is_dir()
+        for path in visible_files(folder)
     ]
     if not found:
         raise InputError(f"{root}: no images in class sub-folders")

@@ -6,8 +6,6 @@ import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
-
 from tasks.common.errors import InputError
 
 T = TypeVar("T")
@@ -15,8 +13,11 @@ PARAMS_FILE = "params.yaml"
 
 
 def load_params(root: Path) -> dict[str, Any]:
+    """YAML 1.2, as DVC reads it: `no` is a string and `1e-3` a float, for both of us."""
+    from ruamel.yaml import YAML
+
     with open(root / PARAMS_FILE) as f:
-        return yaml.safe_load(f) or {}
+        return YAML(typ="safe", pure=True).load(f) or {}
 
 
 def section(params: dict[str, Any], dotted: str) -> dict[str, Any]:

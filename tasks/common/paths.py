@@ -11,8 +11,26 @@ from pathlib import Path
 
 from tasks.common.errors import InputError
 
-DOMAINS = ("recsys", "medical", "text", "vision")
 STEPS = ("ingest", "preprocess", "train", "evaluate", "register")
+OWN_STEPS = STEPS[:-1]  # register is the same for every domain (tasks/common/register.py)
+TASKS = Path(__file__).resolve().parents[1]
+
+
+def discover(tasks: Path = TASKS) -> tuple[str, ...]:
+    """A domain is a folder of tasks/ with a module for each of its own stages (beside its
+    models/<name>.py and its params.yaml section): see docs/adding-a-domain.md."""
+    return tuple(
+        sorted(
+            folder.name
+            for folder in tasks.iterdir()
+            if folder.is_dir()
+            and folder.name.isidentifier()
+            and all((folder / f"{step}.py").is_file() for step in OWN_STEPS)
+        )
+    )
+
+
+DOMAINS = discover()
 
 
 def workspace_root(start: Path | None = None) -> Path:

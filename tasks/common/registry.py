@@ -40,11 +40,13 @@ PASSED, FAILED = "passed", "failed"
 
 @dataclass(frozen=True)
 class Lift:
-    """`metric` must be at least `ratio` times `over` (a baseline in the same metrics)."""
+    """`metric` must remove at least `reduction` of the error that `over` (a baseline in the
+    same metrics) leaves, where error is 1 - value: a constant predictor removes none, however
+    imbalanced the classes, and a good model passes on any balance."""
 
     metric: str
     over: str
-    ratio: float
+    reduction: float
 
 
 @dataclass(frozen=True)
@@ -61,12 +63,13 @@ def gate(params: GateParams, metrics: dict, production: dict | None) -> tuple[bo
     for name, floor in params.floors.items():
         checks.append((metrics[name] >= floor, f"{name} {metrics[name]:.4f} >= floor {floor}"))
     for lift in params.lifts:
-        need = lift.ratio * metrics[lift.over]
+        base = metrics[lift.over]
+        need = base + lift.reduction * (1 - base)
         checks.append(
             (
                 metrics[lift.metric] >= need,
-                f"{lift.metric} {metrics[lift.metric]:.4f} >= {lift.ratio} x {lift.over} "
-                f"= {need:.4f}",
+                f"{lift.metric} {metrics[lift.metric]:.4f} >= {lift.over} {base:.4f} + "
+                f"{lift.reduction} x its error = {need:.4f}",
             )
         )
     if production is not None:

@@ -1,10 +1,17 @@
-"""Seeds, devices and precision, and checkpoints that resume only the run they belong to."""
+"""The one torch training loop (recsys, text, vision), with its devices, seeds and checkpoints.
 
-import dataclasses
-import hashlib
+In the style of torchvision's references: `train_one_epoch` runs one pass of optimizer steps,
+`fit` runs epochs until early stopping, checkpoints each one and resumes only the run it
+belongs to. A domain supplies its model, its batches, its loss and its validation metric.
+DDP: each process takes its stride of every global batch (`shard`), so any number of processes
+computes the one-process step.
+"""
+
 import pickle
 import random
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,11 +19,17 @@ from typing import Any
 import numpy as np
 import torch
 from accelerate import Accelerator
+from accelerate.utils import broadcast_object_list
 
 from tasks.common.errors import InputError
 from tasks.common.io import atomic_path
+from tasks.common.training import Progress, interrupt_after, progress_line
 
 CHECKPOINT = "last.pt"
+
+Batch = Any  # whatever a domain's loss takes
+Step = Sequence[Batch]  # the micro-batches of one optimizer step (gradient accumulation)
+LossFn = Callable[[torch.nn.Module, Batch], tuple[torch.Tensor, int]]  # (mean loss, samples)
 
 
 def seed_everything(seed: int) -> None:
@@ -34,27 +47,52 @@ def make_accelerator() -> Accelerator:
     return Accelerator(mixed_precision="bf16" if bf16 else "no", cpu=cpu)
 
 
+def shard(batch: np.ndarray, acc: Accelerator) -> np.ndarray:
+    """This process's stride of a global batch."""
+    return batch[acc.process_index :: acc.num_processes]
+
+
 @dataclass
 class Trainable:
     model: torch.nn.Module
     optimizer: torch.optim.Optimizer
-    scheduler: Any = None
+    scheduler: Any = None  # stepped once per optimizer step
+    max_grad_norm: float | None = None
+    train_mode: Callable[[torch.nn.Module], None] = torch.nn.Module.train
 
 
-def run_config(model_params: Any, train_params: Any, *data: np.ndarray) -> dict:
-    """What a checkpoint must match to be resumed: the params and a fingerprint of the data."""
-    digest = hashlib.sha256()
-    for array in data:
-        digest.update(np.ascontiguousarray(array).tobytes())
-    return {
-        "model": dataclasses.asdict(model_params),
-        "train": dataclasses.asdict(train_params),
-        "data": digest.hexdigest(),
-    }
+def train_one_epoch(
+    acc: Accelerator, parts: Trainable, steps: Iterable[Step], loss_fn: LossFn
+) -> tuple[float, int]:
+    """One pass of optimizer steps: (mean training loss, samples seen by all processes)."""
+    parts.train_mode(parts.model)
+    total = torch.zeros((), device=acc.device)
+    count = torch.zeros((), device=acc.device)
+    for step in steps:
+        for n, batch in enumerate(step):
+            # Gradients sync across processes once per step, on its last micro-batch.
+            last = n == len(step) - 1
+            with nullcontext() if last else acc.no_sync(parts.model), acc.autocast():
+                loss, size = loss_fn(parts.model, batch)
+            acc.backward(loss / len(step))
+            total += loss.detach().float() * size
+            count += size
+        if parts.max_grad_norm is not None:
+            acc.clip_grad_norm_(parts.model.parameters(), parts.max_grad_norm)
+        parts.optimizer.step()
+        if parts.scheduler is not None:
+            parts.scheduler.step()
+        parts.optimizer.zero_grad(set_to_none=True)
+    total, count = acc.reduce(total, "sum").item(), int(acc.reduce(count, "sum").item())
+    return total / max(count, 1), count
+
+
+def cpu_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
 
 
 def save_checkpoint(
-    path: Path, acc: Accelerator, parts: Trainable, epoch: int, config: dict
+    path: Path, acc: Accelerator, parts: Trainable, epoch: int, config: dict, progress, best
 ) -> None:
     """Everything a resume needs, in a file `torch.load(weights_only=True)` can read."""
     if not acc.is_main_process:
@@ -66,69 +104,94 @@ def save_checkpoint(
         "scaler": acc.scaler.state_dict() if acc.scaler else None,
         "epoch": epoch,
         "config": config,
+        "progress": vars(progress),
+        "best": best,
     }
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
 
 
-def resume(path: Path, acc: Accelerator, parts: Trainable, config: dict) -> int:
-    """Load the checkpoint if it was written for this exact config; return the next epoch."""
+def resume(path: Path, acc: Accelerator, parts: Trainable, config: dict) -> dict | None:
+    """Load the checkpoint if it was written for this exact config; its state, or None."""
     if not path.is_file():
-        return 0
+        return None
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:  # not plain tensors: possibly planted, never run
         raise InputError(f"{path}: refused, not a weights-only checkpoint ({e!s:.120})") from e
     if state.get("config") != config:
-        return 0
+        return None
     acc.unwrap_model(parts.model).load_state_dict(state["model"])
     parts.optimizer.load_state_dict(state["optimizer"])
     if parts.scheduler and state["scheduler"]:
         parts.scheduler.load_state_dict(state["scheduler"])
     if acc.scaler and state["scaler"]:
         acc.scaler.load_state_dict(state["scaler"])
-    return state["epoch"] + 1
+    return state
 
 
 def fit(
     acc: Accelerator,
     parts: Trainable,
     *,
-    epochs: int,
-    seed: int,
+    steps: Callable[[int], Iterable[Step]],
+    loss_fn: LossFn,
+    validate: Callable[[torch.nn.Module], dict[str, float]],
+    monitor: str,
+    p: Any,  # a domain's TrainParams: max_epochs, patience, seed
     config: dict,
     checkpoints: Path,
-    run_epoch: Callable[[int], dict[str, float]],
     live_dir: Path | None = None,
-    stop_after: int | None = None,
-) -> bool:
-    """Run the remaining epochs with a checkpoint after each; True once all epochs are done.
+) -> tuple[torch.nn.Module, dict]:
+    """Train until `patience` epochs bring no better `monitor`; (best model, summary).
 
     Each epoch reseeds from (seed, epoch), so a resumed run draws the same samples, dropout
-    masks and shuffles as an uninterrupted one. `stop_after` ends this call early, as a crash
-    would. Curves go to DVCLive in `live_dir`, continued on resume and restarted otherwise.
+    masks and shuffles as an uninterrupted one, and the checkpoint carries the best weights and
+    the early-stopping state. Curves go to DVCLive, continued on resume.
     """
     ckpt = checkpoints / CHECKPOINT
-    start = resume(ckpt, acc, parts, config)
-    if start and acc.is_main_process:
-        print(f"resuming after epoch {start} from {ckpt}", flush=True)
+    state = resume(ckpt, acc, parts, config)
+    progress, best = Progress(monitor), None
+    start = 0
+    if state:
+        progress, best, start = Progress(**state["progress"]), state["best"], state["epoch"] + 1
+        if acc.is_main_process:
+            print(f"resuming after epoch {start} from {ckpt}", flush=True)
     live = _live(live_dir, resume=start > 0) if live_dir and acc.is_main_process else None
+    began, epoch = time.monotonic(), start
     try:
-        for epoch in range(start, epochs):
-            seed_everything(seed * 10_007 + epoch)
-            logs = run_epoch(epoch)
+        while epoch < p.max_epochs and progress.waited < p.patience:
+            seed_everything(p.seed * 10_007 + epoch)
+            tic = time.monotonic()
+            loss, samples = train_one_epoch(acc, parts, steps(epoch), loss_fn)
+            logs = {"train_loss": loss, **validate(acc.unwrap_model(parts.model))}
+            # Every process follows the main one's scores: batch norm statistics may differ
+            # per process, and the processes must stop at the same epoch.
+            logs = broadcast_object_list([logs])[0] if acc.num_processes > 1 else logs
+            if parts.scheduler is not None:
+                logs["lr"] = parts.scheduler.get_last_lr()[0]
+            if progress.update(epoch, logs[monitor]):
+                best = cpu_state(acc.unwrap_model(parts.model))
             if live:
                 for name, value in logs.items():
                     live.log_metric(name, value)
                 live.next_step()
-            save_checkpoint(ckpt, acc, parts, epoch, config)
+            save_checkpoint(ckpt, acc, parts, epoch, config, progress, best)
             acc.wait_for_everyone()
-            if stop_after is not None and epoch + 1 >= stop_after and epoch + 1 < epochs:
-                return False
-        return True
+            epoch += 1
+            if acc.is_main_process:
+                per_epoch = (time.monotonic() - began) / (epoch - start)
+                rate = samples / max(time.monotonic() - tic, 1e-9)
+                eta = per_epoch * (p.max_epochs - epoch)
+                print(progress_line(epoch, p.max_epochs, logs, rate, eta), flush=True)
+            interrupt_after(epoch)
     finally:
         if live:
             live.end()
+    model = acc.unwrap_model(parts.model)
+    if best is not None:  # None only if every score was NaN: keep the last weights
+        model.load_state_dict(best)
+    return model, progress.summary(epoch, p.patience)
 
 
 def _live(folder: Path, resume: bool):

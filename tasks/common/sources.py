@@ -122,3 +122,15 @@ def copy_fsspec(source: str, dest: Path) -> None:
             shutil.copyfileobj(src, out, CHUNK)
     except (OSError, ValueError, ImportError) as e:
         raise InputError(f"cannot read {redact(source)}: {redact(str(e))}") from e
+
+
+def expand(source: str) -> list[str]:
+    """A local glob pattern (`data/*.csv`) as its files in name order; anything else as is."""
+    if "://" in source or not any(c in source for c in "*?["):
+        return [source]
+    import glob
+
+    matches = sorted(glob.glob(source))
+    if not matches:
+        raise InputError(f"{source}: the pattern matches no file")
+    return matches

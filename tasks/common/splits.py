@@ -32,7 +32,7 @@ def assign_splits(
     named = [s is not None for s in given]
     if all(named) and len(given):
         names = np.asarray(given, dtype=object)
-        return {s: np.flatnonzero(names == s) for s in SPLITS}
+        return checked({s: np.flatnonzero(names == s) for s in SPLITS}, labels, source)
     if any(named):
         row = named.index(False) + 1
         raise InputError(
@@ -54,4 +54,20 @@ def assign_splits(
         stratify=np.asarray(labels)[rest],
         random_state=p.seed,
     )
-    return {"train": train, "val": val, "test": test}
+    return checked({"train": train, "val": val, "test": test}, labels, source)
+
+
+def checked(splits: dict[str, np.ndarray], labels: Sequence, source: str) -> dict[str, np.ndarray]:
+    """Train and val hold two classes or more: validation scores (AUC, macro F1) choose the
+    epoch that is kept, and mean nothing on one class. (A source may leave out test.)"""
+    labels = np.asarray(labels)
+    for name in ("train", "val"):
+        rows = splits[name]
+        if not len(rows):
+            raise InputError(f"{source}: the {name} split is empty")
+        classes = np.unique(labels[rows])
+        if len(classes) < 2:
+            raise InputError(
+                f"{source}: the {name} split holds only class {classes[0]}: it needs two or more"
+            )
+    return splits

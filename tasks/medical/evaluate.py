@@ -106,5 +106,5 @@ def run(paths: DomainPaths) -> None:
     with atomic_dir(paths.plots) as tmp:
         for name, frame in plots(test.labels, test_probs, threshold).items():
             frame.round(6).to_csv(tmp / name, index=False)
-    write_metrics(paths.metrics, metrics)
+    write_metrics(paths, metrics)
     print(describe(metrics))

@@ -5,7 +5,7 @@ folder of PNG/JPEG files in class sub-folders. Each may be a local path or (npz)
 """
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,10 +28,22 @@ OUTPUT = "scans.parquet"
 
 @dataclass(frozen=True)
 class Synthetic:
+    shape: str = "default"  # or medmnist: 28 px scans, half of them positive
     count: int = 2000
     size: int = 64
     positive_rate: float = 0.2
     seed: int = 0
+
+
+SHAPES = {"default": {}, "medmnist": {"size": 28, "positive_rate": 0.5}}
+
+
+def shaped(p: Synthetic) -> Synthetic:
+    if p.shape not in SHAPES:
+        raise InputError(
+            f"medical.ingest.synthetic.shape {p.shape!r} is unknown; choose: {', '.join(SHAPES)}"
+        )
+    return replace(p, **SHAPES[p.shape])
 
 
 @dataclass(frozen=True)
@@ -47,6 +59,7 @@ class IngestParams:
     source: str = "default"  # "default", an .npz path/URL, a DICOM folder, or an image folder
     labels: str = "labels.csv"  # DICOM: a CSV of file,label[,split] inside the folder
     classes: tuple[str, ...] = ("negative", "positive")  # image folders: negative first
+    positive_from: int | None = None  # graded labels (e.g. DR 0-4): this grade and up are positive
     window: Window = Window()
     synthetic: Synthetic = Synthetic()
 
@@ -65,6 +78,7 @@ def synthesize(p: Synthetic) -> Scans:
     Nodules vary in radius and contrast, and vessels look like faint small nodules, so the
     task is learnable but not trivial.
     """
+    p = shaped(p)
     rng = np.random.default_rng(p.seed)
     n, s = p.count, p.size
     yy, xx = np.mgrid[0:s, 0:s].astype(np.float32)
@@ -94,13 +108,17 @@ def synthesize(p: Synthetic) -> Scans:
     return Scans([f"synthetic/{i:05d}" for i in range(n)], list(pixels), labels, [None] * n)
 
 
-def check_labels(labels: np.ndarray, source: str) -> np.ndarray:
+def check_labels(labels: np.ndarray, source: str, positive_from: int | None) -> np.ndarray:
+    """0/1 labels; or grades (whole numbers from 0), positive from `positive_from` up."""
     labels = np.asarray(labels).reshape(-1)
-    bad = ~np.isin(labels, (0, 1))
+    if positive_from is None:
+        bad, want = ~np.isin(labels, (0, 1)), "0 or 1 (graded labels: set positive_from)"
+    else:
+        bad, want = ~((labels >= 0) & (labels == np.floor(labels))), "a grade 0, 1, 2, ..."
     if bad.any():
         row = int(np.argmax(bad))
-        raise InputError(f"{source}: row {row + 1}: label {labels[row]} is not 0 or 1")
-    return labels.astype(np.int8)
+        raise InputError(f"{source}: row {row + 1}: label {labels[row]} is not {want}")
+    return (labels if positive_from is None else labels >= positive_from).astype(np.int8)
 
 
 def to_gray(images: np.ndarray, where: str) -> np.ndarray:
@@ -121,7 +139,9 @@ def npz_array(arrays, key: str, source: str) -> np.ndarray:
         raise InputError(f"{source}: array {key!r} cannot be read: {e}") from e
 
 
-def read_npz(source: str, limits: Limits = DEFAULT_LIMITS) -> Scans:
+def read_npz(
+    source: str, limits: Limits = DEFAULT_LIMITS, positive_from: int | None = None
+) -> Scans:
     raw = read_source(source, limits)
     try:
         arrays = np.load(io.BytesIO(raw), allow_pickle=False)
@@ -137,8 +157,9 @@ def read_npz(source: str, limits: Limits = DEFAULT_LIMITS) -> Scans:
     for split in SPLITS:
         key = f"{split}_images"
         imgs = to_gray(npz_array(arrays, key, source), f"{source} {key}")
+        key = f"{split}_labels"
         labels.append(
-            check_labels(npz_array(arrays, f"{split}_labels", source), f"{source} {split}_labels")
+            check_labels(npz_array(arrays, key, source), f"{source} {key}", positive_from)
         )
         ids += [f"{split}/{i}" for i in range(len(imgs))]
         images += list(imgs)
@@ -185,7 +206,9 @@ def read_dicom_folder(folder: Path, p: IngestParams) -> Scans:
         raise InputError(
             f"{table_path}: needs columns file and label; found {', '.join(table.columns)}"
         )
-    labels = check_labels(pd.to_numeric(table.label, errors="coerce").to_numpy(), str(table_path))
+    labels = check_labels(
+        pd.to_numeric(table.label, errors="coerce").to_numpy(), str(table_path), p.positive_from
+    )
     for row, name in enumerate(table.file, start=1):
         if not (folder / name).is_file():
             raise InputError(f"{table_path}: row {row}: file {name} does not exist")
@@ -218,7 +241,7 @@ def load(p: IngestParams, limits: Limits = DEFAULT_LIMITS) -> Scans:
         return synthesize(p.synthetic)
     check_source(p.source, limits)
     if p.source.endswith(".npz"):
-        return read_npz(p.source, limits)
+        return read_npz(p.source, limits, p.positive_from)
     folder = Path(p.source)
     if not folder.is_dir():
         raise InputError(f"cannot read {p.source}: not an .npz file or a folder")

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 
 from tasks.common.errors import InputError
-from tasks.common.images import decode_image
+from tasks.common.images import decode_image, visible_files
 from tasks.common.io import file_name
 from tasks.common.limits import DEFAULT_LIMITS, Limits
 from tasks.common.splits import SPLITS
@@ -40,7 +40,7 @@ def read_inputs(
         return ids, images
     if not path.is_dir():
         raise InputError(f"cannot read {path}: not an .npz file or a folder")
-    files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+    files = visible_files(path)
     if not files:
         raise InputError(f"{path}: no files to screen")
     names = [file_name(f.relative_to(path)) for f in files]

@@ -1,21 +1,31 @@
-"""The screening CNN, trained with class weights, checkpoints every epoch and DVCLive curves."""
+"""The screening CNN, trained with class weights to the best validation AUC, with a backup
+every epoch and DVCLive curves."""
 
+# models.medical picks Keras's backend and quiets TensorFlow: it is imported before Keras.
+from models.medical import ScreeningConfig, build_screening_model
+
+# isort: split
 import dataclasses
-import hashlib
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-import keras  # noqa: E402  (after models.medical, which picks the backend)
+import keras
 import numpy as np
-import tensorflow as tf  # noqa: E402
+import tensorflow as tf
 from safetensors.numpy import load_file, save_file
 from sklearn.utils.class_weight import compute_class_weight
 
-from models.medical import ScreeningConfig, build_screening_model
 from tasks.common.io import atomic_dir, read_json, write_json
-from tasks.common.params import load_params, parse
 from tasks.common.paths import DomainPaths
+from tasks.common.training import (
+    Progress,
+    described,
+    fingerprint,
+    interrupt_after,
+    model_and_train_params,
+    write_summary,
+)
 from tasks.medical import preprocess
 from tasks.medical.preprocess import Arrays
 
@@ -24,9 +34,10 @@ WEIGHTS, CONFIG, RUN_CONFIG, BACKUP = "model.safetensors", "model.json", "run.js
 
 @dataclass(frozen=True)
 class TrainParams:
-    epochs: int = 10
+    max_epochs: int = 40
+    patience: int = 6  # epochs without a better validation AUC before stopping
     batch_size: int = 32
-    lr: float = 0.001
+    lr: float = 0.001  # the start of a cosine decay over max_epochs
     class_weights: bool = True
     seed: int = 0
 
@@ -51,11 +62,6 @@ def distribution() -> tf.distribute.Strategy:
     if gpus:
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
     return tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
-
-
-def run_config(train: Arrays, cfg: ScreeningConfig, p: TrainParams) -> dict:
-    data = hashlib.sha256(train.images.tobytes() + train.labels.tobytes()).hexdigest()
-    return {"model": dataclasses.asdict(cfg), "train": dataclasses.asdict(p), "data": data}
 
 
 def restorable(backup: Path) -> bool:
@@ -83,16 +89,57 @@ def keep_matching_backup(checkpoints: Path, config: dict) -> bool:
     return False
 
 
-class CrashAfter(keras.callbacks.Callback):
-    """Ends training with an error after an epoch's backup, as a killed process would."""
+class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
+    """Keras's early stopping, keeping the best weights, whose state (best score, epochs
+    waited, best weights) is saved after every epoch so that a resumed fit continues it.
 
-    def __init__(self, epochs: int):
-        super().__init__()
-        self.epochs = epochs
+    It runs before BackupAndRestore, so a kill between the two leaves the state one epoch
+    ahead of the backup: the states of the last two epochs are kept, and the resumed fit picks
+    the one for the epoch it restarts at."""
+
+    def __init__(self, folder: Path, patience: int):
+        super().__init__(
+            monitor="val_auc", mode="max", patience=patience, restore_best_weights=True
+        )
+        self.folder, self.epochs_run, self.resumed = folder, 0, False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if not self.resumed:  # the first epoch of this fit: BackupAndRestore has chosen it
+            self.resumed = True
+            self.load(epoch)
 
     def on_epoch_end(self, epoch, logs=None):
-        if epoch + 1 >= self.epochs:
-            raise KeyboardInterrupt(f"stopped after epoch {epoch + 1}")
+        improved = self.best_epoch
+        super().on_epoch_end(epoch, logs)
+        self.epochs_run = epoch + 1
+        if self.best_weights is not None and (self.best_epoch != improved or epoch == 0):
+            weights = {f"{i:04d}": np.asarray(w) for i, w in enumerate(self.best_weights)}
+            save_file(weights, self.folder / f"best-{self.best_epoch}.safetensors")
+        state = {"wait": self.wait, "best": self.best, "best_epoch": self.best_epoch}
+        write_json(self.folder / f"stopping-{epoch + 1}.json", state)
+        for old in self.folder.glob(f"stopping-{epoch - 1}.json"):
+            old.unlink()
+
+    def load(self, epochs_done: int) -> None:
+        path = self.folder / f"stopping-{epochs_done}.json"
+        if not epochs_done or not path.is_file():
+            return
+        state = read_json(path)
+        self.wait, self.best, self.best_epoch = state["wait"], state["best"], state["best_epoch"]
+        saved = load_file(self.folder / f"best-{self.best_epoch}.safetensors")
+        self.best_weights = [saved[f"{i:04d}"] for i in range(len(saved))]
+        self.epochs_run = epochs_done
+
+    def summary(self) -> dict:
+        progress = Progress("val_auc", float(self.best), self.best_epoch, self.wait)
+        return progress.summary(self.epochs_run, self.patience)
+
+
+class Interrupt(keras.callbacks.Callback):
+    """The loop's crash hook, after each epoch's backup."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        interrupt_after(epoch + 1)
 
 
 def train(
@@ -102,23 +149,28 @@ def train(
     p: TrainParams,
     checkpoints: Path,
     live_dir: Path | None = None,
-    stop_after: int | None = None,
-) -> keras.Model | None:
-    """Fit (resuming a matching backup); the model, or None if stopped by `stop_after`."""
+) -> tuple[keras.Model, dict]:
+    """Fit to the best validation AUC (resuming a matching backup); (model, summary)."""
     keras.utils.set_random_seed(p.seed)
     tf.config.experimental.enable_op_determinism()
-    resuming = keep_matching_backup(checkpoints, run_config(train, cfg, p))
+    config = fingerprint(cfg, p, train.images, train.labels, val.labels)
+    resuming = keep_matching_backup(checkpoints, config)
     if resuming:
         print(f"resuming from the backup in {checkpoints}", flush=True)
+    steps = -(-len(train.labels) // p.batch_size)
     with distribution().scope():
         model = build_screening_model(cfg, train.images.shape[1], p.seed)
         model.compile(
-            optimizer=keras.optimizers.Adam(p.lr),
+            optimizer=keras.optimizers.Adam(
+                keras.optimizers.schedules.CosineDecay(p.lr, steps * p.max_epochs)
+            ),
             loss="binary_crossentropy",
             metrics=[keras.metrics.AUC(name="auc")],
         )
+    stopping = ResumableEarlyStopping(checkpoints, p.patience)
     callbacks = [
-        keras.callbacks.BackupAndRestore(str(checkpoints / BACKUP), double_checkpoint=True)
+        stopping,
+        keras.callbacks.BackupAndRestore(str(checkpoints / BACKUP), double_checkpoint=True),
     ]
     if live_dir:
         from dvclive import Live
@@ -126,23 +178,17 @@ def train(
 
         live = Live(str(live_dir), resume=resuming, save_dvc_exp=False, dvcyaml=False)
         callbacks.append(DVCLiveCallback(live=live))
-    if stop_after is not None:
-        callbacks.append(CrashAfter(stop_after))
-    try:
-        model.fit(
-            dataset(train, p.batch_size, seed=p.seed),
-            validation_data=dataset(val, p.batch_size),
-            epochs=p.epochs,
-            class_weight=class_weight(train.labels) if p.class_weights else None,
-            callbacks=callbacks,
-            verbose=2,
-        )
-    except KeyboardInterrupt:
-        if stop_after is None:
-            raise
-        return None
+    callbacks.append(Interrupt())
+    model.fit(
+        dataset(train, p.batch_size, seed=p.seed),
+        validation_data=dataset(val, p.batch_size),
+        epochs=p.max_epochs,
+        class_weight=class_weight(train.labels) if p.class_weights else None,
+        callbacks=callbacks,
+        verbose=2,
+    )
     shutil.rmtree(checkpoints, ignore_errors=True)
-    return model
+    return model, stopping.summary()
 
 
 def save_model(model: keras.Model, cfg: ScreeningConfig, folder: Path) -> None:
@@ -166,10 +212,8 @@ PARAMS = {"model": ScreeningConfig, "train": TrainParams}
 
 
 def run(paths: DomainPaths) -> None:
-    params = load_params(paths.root)["medical"]
-    cfg = parse(ScreeningConfig, params["model"], "medical.model")
-    p = parse(TrainParams, params["train"], "medical.train")
-    model = train(
+    cfg, p = model_and_train_params(paths, PARAMS)
+    model, summary = train(
         preprocess.load(paths.processed, "train"),
         preprocess.load(paths.processed, "val"),
         cfg,
@@ -179,4 +223,5 @@ def run(paths: DomainPaths) -> None:
     )
     with atomic_dir(paths.model) as tmp:
         save_model(model, cfg, tmp)
-    print(f"trained {model.name} for {p.epochs} epochs -> {paths.model}")
+        write_summary(tmp, summary)
+    print(f"trained {model.name}: {described(summary)} -> {paths.model}")

@@ -1,8 +1,4 @@
-"""HR@K and NDCG@K, on 1 positive + sampled negatives and on a full ranking, against popularity.
-
-Ties count against the positive (pessimistic rank), so a baseline with many equal scores is
-not flattered.
-"""
+"""HR@K and NDCG@K, on 1 positive + sampled negatives and on a full ranking, against popularity."""
 
 from dataclasses import dataclass
 
@@ -17,7 +13,15 @@ from tasks.common.paths import DomainPaths
 from tasks.recsys import preprocess
 from tasks.recsys.preprocess import Split
 from tasks.recsys.sampling import pair_keys
-from tasks.recsys.scoring import Scorer, model_scorer, popularity_scorer, score_unseen
+from tasks.recsys.scoring import (
+    Scorer,
+    hit_rate,
+    model_scorer,
+    popularity_scorer,
+    rank_of_positive,
+    sampled_ranks,
+    score_unseen,
+)
 from tasks.recsys.train import load_model
 
 CURVE = "hr_at_k.csv"
@@ -30,31 +34,15 @@ class EvaluateParams:
     user_batch: int = 256
 
 
-def rank_of_positive(pos: np.ndarray, others: np.ndarray) -> np.ndarray:
-    """0-based rank of each row's positive among its candidates; ties rank it lower."""
-    return (others >= pos[:, None]).sum(axis=1)
-
-
-def hit_rate(ranks: np.ndarray, k: int) -> float:
-    return float(np.mean(ranks < k))
-
-
 def ndcg(ranks: np.ndarray, k: int) -> float:
     return float(np.mean(np.where(ranks < k, 1.0 / np.log2(ranks + 2.0), 0.0)))
 
 
-def sampled_ranks(split: Split, scores: Scorer) -> np.ndarray:
-    users, pos = split.test.user.to_numpy(), split.test.item.to_numpy()
-    neg_users = np.repeat(users[:, None], split.negatives.shape[1], 1)
-    return rank_of_positive(scores(users, pos), scores(neg_users, split.negatives))
-
-
 def full_ranks(split: Split, scores: Scorer, user_batch: int) -> np.ndarray:
-    """Rank of each test item among all items the user has not trained on."""
+    """Rank of each test item among all items the user has not trained or validated on."""
     n_items = len(split.items)
-    train_keys = np.unique(
-        pair_keys(split.train.user.to_numpy(), split.train.item.to_numpy(), n_items)
-    )
+    known = pd.concat([split.train, split.val])
+    train_keys = np.unique(pair_keys(known.user.to_numpy(), known.item.to_numpy(), n_items))
     ranks = []
     for start in range(0, len(split.test), user_batch):
         batch = split.test.iloc[start : start + user_batch]
@@ -65,7 +53,7 @@ def full_ranks(split: Split, scores: Scorer, user_batch: int) -> np.ndarray:
 
 
 def metrics_for(split: Split, scores: Scorer, p: EvaluateParams) -> tuple[dict, np.ndarray]:
-    sampled = sampled_ranks(split, scores)
+    sampled = sampled_ranks(split.test, split.negatives, scores)
     full = full_ranks(split, scores, p.user_batch)
     k = p.k
     metrics = {
@@ -103,5 +91,5 @@ def run(paths: DomainPaths) -> None:
     metrics, curve = evaluate(preprocess.load(paths.processed), load_model(paths.model), p)
     with atomic_dir(paths.plots) as tmp:
         curve.round(6).to_csv(tmp / CURVE, index=False)
-    write_metrics(paths.metrics, metrics)
+    write_metrics(paths, metrics)
     print(describe(metrics))

@@ -1,7 +1,7 @@
 """Interactions in, one validated Parquet file out: `user, item, rating, timestamp`."""
 
 import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -25,6 +25,7 @@ MOVIELENS = {
 
 @dataclass(frozen=True)
 class Synthetic:
+    shape: str = "default"  # or movielens-100k: its item/user ratio, density, ratings, tail
     users: int = 1000
     items: int = 600
     factors: int = 8
@@ -32,6 +33,25 @@ class Synthetic:
     taste: float = 2.5  # weight of latent taste against item popularity
     popularity_skew: float = 1.0  # Zipf exponent of the long tail
     seed: int = 0
+
+
+# MovieLens-100K: 943 users, 1,682 items, 100,000 ratings (6.3% filled), ratings 1-5 with its
+# histogram (6/11/27/34/21%), over seven months. `users` still sets the size.
+ML100K_ITEMS_PER_USER, ML100K_DENSITY = 1682 / 943, 0.063
+RATING_QUANTILES = {"default": [0.1, 0.3, 0.6, 0.85], "movielens-100k": [0.06, 0.17, 0.44, 0.78]}
+SHAPES = tuple(RATING_QUANTILES)
+
+
+def shaped(p: Synthetic) -> Synthetic:
+    if p.shape not in SHAPES:
+        raise InputError(
+            f"recsys.ingest.synthetic.shape {p.shape!r} is unknown; choose from {', '.join(SHAPES)}"
+        )
+    if p.shape == "default":
+        return p
+    items = max(round(p.users * ML100K_ITEMS_PER_USER), 20)
+    mean = max(round(ML100K_DENSITY * items), 20)
+    return replace(p, items=items, mean_interactions=mean, popularity_skew=1.2)
 
 
 @dataclass(frozen=True)
@@ -48,6 +68,7 @@ def synthesize(p: Synthetic) -> pd.DataFrame:
     Each user draws a few dozen items without replacement from softmax(taste * u.v + log pop)
     by the Gumbel top-k trick, all users at once.
     """
+    p = shaped(p)
     rng = np.random.default_rng(p.seed)
     users = rng.normal(size=(p.users, p.factors)) / np.sqrt(p.factors)
     items = rng.normal(size=(p.items, p.factors))
@@ -60,8 +81,9 @@ def synthesize(p: Synthetic) -> pd.DataFrame:
     user_idx, pos = np.nonzero(taken)
     item_idx = order[user_idx, pos]
     affinity = logits[user_idx, item_idx]
-    rating = 1 + np.digitize(affinity, np.quantile(affinity, [0.1, 0.3, 0.6, 0.85]))
-    timestamp = 1_700_000_000 + rng.permutation(len(user_idx)) * 60
+    rating = 1 + np.digitize(affinity, np.quantile(affinity, RATING_QUANTILES[p.shape]))
+    spacing = 60 if p.shape == "default" else 180  # MovieLens-100K spans about seven months
+    timestamp = 1_700_000_000 + rng.permutation(len(user_idx)) * spacing
     return pd.DataFrame(
         {
             "user": user_idx + 1,

@@ -1,7 +1,9 @@
-"""Contiguous ids, positives, a leave-last-out split and a fixed set of test negatives.
+"""Contiguous ids, positives, a leave-last-out split and fixed sets of sampled negatives.
 
-Users with a single positive interaction keep it for training and get no test item: they can
-still receive recommendations, but they are not scored (the count is in `stats.json`).
+Each user's latest interaction is their test item and the one before it their validation item
+(what early stopping watches, so it never sees the test). A user keeps at least one
+interaction for training: with one in all they get no test item, with two no validation item.
+They still receive recommendations; the counts are in `stats.json`.
 """
 
 from dataclasses import dataclass
@@ -19,7 +21,8 @@ from tasks.recsys.ingest import OUTPUT as RAW
 from tasks.recsys.sampling import pair_keys, sample_distinct_negatives
 
 USERS, ITEMS = "users.parquet", "items.parquet"
-TRAIN, TEST, NEGATIVES, STATS = "train.parquet", "test.parquet", "test_negatives.npy", "stats.json"
+TRAIN, STATS = "train.parquet", "stats.json"
+HELD_OUT = ("val", "test")  # each a .parquet of (user, item) and a _negatives.npy
 
 
 @dataclass(frozen=True)
@@ -34,14 +37,20 @@ class Split:
     users: pd.Index  # position = contiguous id, value = original id
     items: pd.Index
     train: pd.DataFrame  # user, item as contiguous ids
+    val: pd.DataFrame
     test: pd.DataFrame
+    val_negatives: np.ndarray  # (len(val), negatives), row-aligned with val
     negatives: np.ndarray  # (len(test), negatives), row-aligned with test
 
     @cached_property  # every training epoch asks for it
     def seen(self) -> np.ndarray:
-        """Sorted pair keys of every known interaction, train and test."""
-        both = pd.concat([self.train, self.test])
-        return np.unique(pair_keys(both.user.to_numpy(), both.item.to_numpy(), len(self.items)))
+        """Sorted pair keys of every known interaction: train, validation and test."""
+        every = pd.concat([self.train, self.val, self.test])
+        return np.unique(pair_keys(every.user.to_numpy(), every.item.to_numpy(), len(self.items)))
+
+    def held_out(self, name: str) -> tuple[pd.DataFrame, np.ndarray]:
+        """The validation or test pairs and their negatives."""
+        return (self.val, self.val_negatives) if name == "val" else (self.test, self.negatives)
 
 
 def positives(frame: pd.DataFrame, min_rating: float | None) -> pd.DataFrame:
@@ -63,59 +72,71 @@ def encode(frame: pd.DataFrame, users: pd.Index, items: pd.Index) -> pd.DataFram
     )
 
 
-def leave_last_out(encoded: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Each user's latest interaction is the test item; ties keep the file order."""
-    ordered = encoded.sort_values(["user", "timestamp"], kind="stable")
+def leave_last_out(ordered: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each user's last row, held out unless it is their only one; (rest, held out)."""
     last = ~ordered.user.duplicated(keep="last")
     single = ordered.groupby("user").user.transform("size") == 1
-    test_mask = last & ~single
-    cols = ["user", "item"]
-    return (
-        ordered.loc[~test_mask, cols].reset_index(drop=True),
-        ordered.loc[test_mask, cols].reset_index(drop=True),
-    )
+    held = last & ~single
+    return ordered[~held], ordered.loc[held, ["user", "item"]].reset_index(drop=True)
+
+
+def time_split(encoded: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(train, val, test): the latest interaction tests, the one before validates; ties keep
+    the file order."""
+    ordered = encoded.sort_values(["user", "timestamp"], kind="stable")
+    rest, test = leave_last_out(ordered)
+    train, val = leave_last_out(rest)
+    return train[["user", "item"]].reset_index(drop=True), val, test
 
 
 def split(frame: pd.DataFrame, p: PreprocessParams) -> Split:
-    pos = positives(frame, p.min_rating)
-    if pos.empty:
-        raise InputError(f"no positive interactions at recsys.preprocess.min_rating={p.min_rating}")
-    users, items = id_maps(pos)
-    train, test = leave_last_out(encode(pos, users, items))
-    if test.empty:
-        raise InputError("no user has two or more interactions, so there is nothing to test on")
     if p.negatives < 1:
         raise InputError(
             f"recsys.preprocess.negatives is {p.negatives}: each test item needs at least 1 "
             "negative to be ranked against"
         )
-    partial = Split(users, items, train, test, np.empty((0, p.negatives), np.int64))
+    pos = positives(frame, p.min_rating)
+    if pos.empty:
+        raise InputError(f"no positive interactions at recsys.preprocess.min_rating={p.min_rating}")
+    users, items = id_maps(pos)
+    train, val, test = time_split(encode(pos, users, items))
+    if val.empty:
+        raise InputError(
+            "no user has three or more interactions, so there is nothing to validate on "
+            "(the validation split is empty)"
+        )
+    none = np.empty((0, p.negatives), np.int64)
+    partial = Split(users, items, train, val, test, none, none)
     # every user needs unseen items to draw from, or negative sampling could never end
-    seen = partial.train.groupby("user").size() + 1
+    seen = pd.concat([train, val, test]).groupby("user").size()
     if len(items) - int(seen.max()) < p.negatives:
         raise InputError(
             f"user {users[seen.idxmax()]} has seen {int(seen.max())} of {len(items)} items, too "
             f"few left for recsys.preprocess.negatives={p.negatives}"
         )
     rng = np.random.default_rng(p.seed)
-    negatives = sample_distinct_negatives(
-        test.user.to_numpy(), p.negatives, len(items), partial.seen, rng
+    test_neg, val_neg = (
+        sample_distinct_negatives(held.user.to_numpy(), p.negatives, len(items), partial.seen, rng)
+        for held in (test, val)
     )
-    return Split(users, items, train, test, negatives)
+    return Split(users, items, train, val, test, val_neg, test_neg)
 
 
 def save(s: Split, folder: Path) -> None:
     pd.DataFrame({"user": s.users}).to_parquet(folder / USERS, index=False)
     pd.DataFrame({"item": s.items}).to_parquet(folder / ITEMS, index=False)
     s.train.to_parquet(folder / TRAIN, index=False)
-    s.test.to_parquet(folder / TEST, index=False)
-    np.save(folder / NEGATIVES, s.negatives)
+    for name in HELD_OUT:
+        pairs, negatives = s.held_out(name)
+        pairs.to_parquet(folder / f"{name}.parquet", index=False)
+        np.save(folder / f"{name}_negatives.npy", negatives)
     write_json(
         folder / STATS,
         {
             "users": len(s.users),
             "items": len(s.items),
             "train_interactions": len(s.train),
+            "val_users": len(s.val),
             "test_users": len(s.test),
             "train_only_users": len(s.users) - len(s.test),
         },
@@ -127,8 +148,10 @@ def load(folder: Path) -> Split:
         users=pd.Index(pd.read_parquet(folder / USERS).user),
         items=pd.Index(pd.read_parquet(folder / ITEMS).item),
         train=pd.read_parquet(folder / TRAIN),
-        test=pd.read_parquet(folder / TEST),
-        negatives=np.load(folder / NEGATIVES, allow_pickle=False),
+        val=pd.read_parquet(folder / "val.parquet"),
+        test=pd.read_parquet(folder / "test.parquet"),
+        val_negatives=np.load(folder / "val_negatives.npy", allow_pickle=False),
+        negatives=np.load(folder / "test_negatives.npy", allow_pickle=False),
     )
 
 
@@ -143,5 +166,5 @@ def run(paths: DomainPaths) -> None:
         save(s, tmp)
     print(
         f"{len(s.users)} users, {len(s.items)} items, {len(s.train)} train interactions, "
-        f"{len(s.test)} test users -> {paths.processed}"
+        f"{len(s.val)} validation and {len(s.test)} test users -> {paths.processed}"
     )

@@ -1,8 +1,14 @@
-"""Scorers: (users, items) id arrays of one shape in, scores of that shape out."""
+"""Scorers ((users, items) id arrays of one shape in, scores of that shape out), and the ranking
+metrics on 1 held-out positive + sampled negatives that validation and evaluation share.
+
+Ties count against the positive (pessimistic rank), so a baseline with many equal scores is
+not flattered.
+"""
 
 from collections.abc import Callable
 
 import numpy as np
+import pandas as pd
 import torch
 
 from tasks.recsys.sampling import is_seen
@@ -11,10 +17,13 @@ Scorer = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 def model_scorer(model: torch.nn.Module) -> Scorer:
+    device = next(model.parameters()).device
+
     @torch.inference_mode()
     def scores(users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        flat = [torch.tensor(np.ravel(a)) for a in (users, items)]  # copies: inputs may be views
-        return model(*flat).float().numpy().reshape(users.shape)
+        # copies: inputs may be views
+        flat = [torch.tensor(np.ravel(a), device=device) for a in (users, items)]
+        return model(*flat).float().cpu().numpy().reshape(users.shape)
 
     return scores
 
@@ -31,3 +40,19 @@ def score_unseen(scores: Scorer, users: np.ndarray, n_items: int, seen: np.ndarr
     out = scores(grid_u, grid_i).astype(np.float64)
     out[is_seen(grid_u, grid_i, seen, n_items)] = -np.inf
     return out
+
+
+def rank_of_positive(pos: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """0-based rank of each row's positive among its candidates; ties rank it lower."""
+    return (others >= pos[:, None]).sum(axis=1)
+
+
+def hit_rate(ranks: np.ndarray, k: int) -> float:
+    return float(np.mean(ranks < k))
+
+
+def sampled_ranks(pairs: pd.DataFrame, negatives: np.ndarray, scores: Scorer) -> np.ndarray:
+    """Rank of each held-out (user, item) among its row of sampled negatives."""
+    users, pos = pairs.user.to_numpy(), pairs.item.to_numpy()
+    neg_users = np.repeat(users[:, None], negatives.shape[1], 1)
+    return rank_of_positive(scores(users, pos), scores(neg_users, negatives))

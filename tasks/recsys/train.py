@@ -1,29 +1,37 @@
-"""NeuMF trained with BCE on positives plus negatives drawn fresh each epoch."""
+"""NeuMF trained with BCE on positives plus negatives drawn fresh each epoch, to the best
+validation HR@10."""
 
 import dataclasses
 import shutil
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
 from models.recsys import NeuMF, NeuMFConfig
 from tasks.common.io import atomic_dir, read_json, write_json
-from tasks.common.params import load_params, parse
 from tasks.common.paths import DomainPaths
-from tasks.common.runtime import Trainable, clear_checkpoints, fit, make_accelerator, run_config
+from tasks.common.runtime import Trainable, clear_checkpoints, fit, make_accelerator, shard
+from tasks.common.training import described, fingerprint, model_and_train_params, write_summary
 from tasks.recsys import preprocess
 from tasks.recsys.preprocess import ITEMS, USERS, Split
 from tasks.recsys.sampling import sample_negatives
+from tasks.recsys.scoring import hit_rate, model_scorer, sampled_ranks
 
 WEIGHTS, CONFIG, SEEN = "model.safetensors", "model.json", "seen.npy"
 
 
+VAL_K = 10  # early stopping watches HR@10 on the validation users, as the gate does on test
+
+
 @dataclass(frozen=True)
 class TrainParams:
-    epochs: int = 10
+    max_epochs: int = 30
+    patience: int = 3  # epochs without a better validation HR@10 before stopping
     batch_size: int = 2048  # the global batch, shared out among DDP processes
     lr: float = 0.002
     weight_decay: float = 0.0
@@ -45,55 +53,46 @@ def epoch_samples(
     return users[order], items[order], labels[order]
 
 
+def bce(model: torch.nn.Module, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, int]:
+    users, items, labels = batch
+    return F.binary_cross_entropy_with_logits(model(users, items).float(), labels), len(labels)
+
+
+def validation_hit_rate(split: Split, model: torch.nn.Module) -> dict[str, float]:
+    model.eval()
+    ranks = sampled_ranks(split.val, split.val_negatives, model_scorer(model))
+    return {f"val_hr_at_{VAL_K}": hit_rate(ranks, VAL_K)}
+
+
 def train(
-    split: Split,
-    model_cfg: NeuMFConfig,
-    p: TrainParams,
-    checkpoints: Path,
-    live_dir: Path | None = None,
-    stop_after: int | None = None,
-) -> NeuMF | None:
-    """Train (resuming a matching checkpoint); the model, or None if stopped early."""
+    split: Split, model_cfg: NeuMFConfig, p: TrainParams, checkpoints: Path, live_dir=None
+) -> tuple[NeuMF, dict]:
+    """Train to the best validation HR@10 (resuming a matching checkpoint); (model, summary)."""
     acc = make_accelerator()
     torch.manual_seed(p.seed)
     model = NeuMF(len(split.users), len(split.items), model_cfg)
     optimizer = torch.optim.Adam(model.parameters(), lr=p.lr, weight_decay=p.weight_decay)
     model, optimizer = acc.prepare(model, optimizer)
-    loss_fn = torch.nn.BCEWithLogitsLoss()
 
-    def run_epoch(epoch: int) -> dict[str, float]:
-        users, items, labels = epoch_samples(
-            split, p.negatives_per_positive, np.random.default_rng([p.seed, epoch])
-        )
-        # Each process takes its own stride of the shuffled samples and a share of the batch,
-        # so the processes' batches together are exactly the single-process batch.
-        shard = slice(acc.process_index, None, acc.num_processes)
-        tensors = [torch.from_numpy(a[shard]).to(acc.device) for a in (users, items, labels)]
-        per_rank = p.batch_size // acc.num_processes
-        model.train()
-        total = torch.zeros((), device=acc.device)
-        for start in range(0, len(tensors[0]), per_rank):
-            u, i, y = (t[start : start + per_rank] for t in tensors)
-            with acc.autocast():
-                loss = loss_fn(model(u, i).float(), y)
-            optimizer.zero_grad(set_to_none=True)
-            acc.backward(loss)
-            optimizer.step()
-            total += loss.detach() * len(y)
-        return {"train_loss": acc.reduce(total, "sum").item() / len(labels)}
+    def steps(epoch: int):
+        rng = np.random.default_rng([p.seed, epoch])
+        samples = [torch.from_numpy(a) for a in epoch_samples(split, p.negatives_per_positive, rng)]
+        for start in range(0, len(samples[0]), p.batch_size):
+            mine = shard(np.arange(start, min(start + p.batch_size, len(samples[0]))), acc)
+            yield [tuple(t[mine].to(acc.device) for t in samples)]
 
-    done = fit(
+    return fit(
         acc,
         Trainable(model, optimizer),
-        epochs=p.epochs,
-        seed=p.seed,
-        config=run_config(model_cfg, p, split.train.to_numpy()),
+        steps=steps,
+        loss_fn=bce,
+        validate=partial(validation_hit_rate, split),
+        monitor=f"val_hr_at_{VAL_K}",
+        p=p,
+        config=fingerprint(model_cfg, p, split.train.to_numpy(), split.val.to_numpy()),
         checkpoints=checkpoints,
-        run_epoch=run_epoch,
         live_dir=live_dir,
-        stop_after=stop_after,
     )
-    return acc.unwrap_model(model) if done else None
 
 
 def save_model(model: NeuMF, cfg: NeuMFConfig, split: Split, src: Path, folder: Path) -> None:
@@ -123,12 +122,11 @@ PARAMS = {"model": NeuMFConfig, "train": TrainParams}
 
 
 def run(paths: DomainPaths) -> None:
-    params = load_params(paths.root)["recsys"]
-    model_cfg = parse(NeuMFConfig, params["model"], "recsys.model")
-    p = parse(TrainParams, params["train"], "recsys.train")
+    model_cfg, p = model_and_train_params(paths, PARAMS)
     split = preprocess.load(paths.processed)
-    model = train(split, model_cfg, p, paths.checkpoints, paths.live)
+    model, summary = train(split, model_cfg, p, paths.checkpoints, paths.live)
     with atomic_dir(paths.model) as tmp:
         save_model(model, model_cfg, split, paths.processed, tmp)
+        write_summary(tmp, summary)
     clear_checkpoints(paths.checkpoints)
-    print(f"trained NeuMF for {p.epochs} epochs on {len(split.train)} positives -> {paths.model}")
+    print(f"trained NeuMF on {len(split.train)} positives: {described(summary)} -> {paths.model}")

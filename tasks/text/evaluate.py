@@ -58,5 +58,5 @@ def run(paths: DomainPaths) -> None:
     )
     with atomic_dir(paths.plots) as tmp:
         confusion.to_csv(tmp / CONFUSION, index=False)
-    write_metrics(paths.metrics, metrics)
+    write_metrics(paths, metrics)
     print(describe(metrics))

@@ -17,7 +17,7 @@ from tasks.common.io import atomic_dir, write_json
 from tasks.common.limits import DEFAULT_LIMITS, Limits, load_limits
 from tasks.common.params import stage_params
 from tasks.common.paths import DomainPaths
-from tasks.common.sources import read_source
+from tasks.common.sources import expand, read_source
 from tasks.text.synthetic import Synthetic, synthesize
 
 OUTPUT, REPORT = "texts.parquet", "ingest.json"
@@ -152,7 +152,13 @@ def clean(frame: pd.DataFrame, policy: str, source: str) -> tuple[pd.DataFrame, 
 def load(p: IngestParams, limits: Limits = DEFAULT_LIMITS) -> tuple[pd.DataFrame, int]:
     if p.source == "default":
         return synthesize(p.synthetic), 0
-    frame = pick_columns(read_table(p.source, p.table, limits), p.columns, p.source)
+    frame = pd.concat(
+        [
+            pick_columns(read_table(src, p.table, limits), p.columns, src)
+            for src in expand(p.source)
+        ],
+        ignore_index=True,
+    )
     return clean(frame, p.empty_texts, p.source)
 
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from tasks.common.errors import InputError
+
 REQUESTS = {
     "billing": [
         "I was charged twice for {thing}",
@@ -90,17 +92,56 @@ OPENERS = ["", "", "Hi, ", "Hello, ", "Hey team, ", "Good morning. "]
 
 @dataclass(frozen=True)
 class Synthetic:
+    shape: str = "default"  # or spam: short messages, 13% spam, as SMS and comment spam sets
     count: int = 4000
     typo_rate: float = 0.02  # chance that a character is dropped or swapped
     label_noise: float = 0.03  # tickets filed under a random class, as agents sometimes do
     seed: int = 0
 
 
-def fill(template: str, rng: np.random.Generator) -> str:
+# Short messages in the spirit of SMS and comment spam collections: spam shares words with
+# ham ("free", "call", "check"), so no single keyword decides.
+MESSAGES = {
+    "ham": [
+        "are we still on for {time}",
+        "call me when you get this",
+        "i'll be late, {excuse}",
+        "check out the new photos from {place}",
+        "thanks for the lift yesterday",
+        "this song is so good, i've had it on repeat all week",
+        "free tonight? want to get food at {place}",
+        "can you send me the notes from {time}",
+        "love this video, the chorus gets me every time",
+        "ok see you at {place}",
+    ],
+    "spam": [
+        "free entry to win {prize}, text {code} to {number} now",
+        "congratulations! you have been selected for {prize}, call {number}",
+        "check out my channel for {prize} giveaways, subscribe now",
+        "urgent: your account is suspended, verify at {link}",
+        "earn {amount} a day from home, visit {link}",
+        "claim your {prize} before {time}, reply {code}",
+    ],
+}
+SPAM_SLOTS = {
+    "time": ["friday", "tomorrow", "8pm", "the weekend", "monday's lecture"],
+    "excuse": ["train's delayed", "stuck in traffic", "meeting ran over"],
+    "place": ["the pub", "mum's", "the beach", "town", "the usual place"],
+    "prize": ["a $500 gift card", "an iphone", "a free cruise", "cash prizes"],
+    "code": ["WIN", "CLAIM", "GO", "YES"],
+    "number": ["08712460324", "87121", "0800 505 060"],
+    "link": ["bit.ly/x7ab2", "www.free-prize.co", "tinyurl.com/claim-now"],
+    "amount": ["$300", "$1,000", "£250"],
+}
+SPAM_RATE = 0.13
+SHAPES = ("default", "spam")
+
+
+def fill(template: str, rng: np.random.Generator, slots: dict = SLOTS) -> str:
     while "{" in template:
         start = template.index("{")
         slot = template[start + 1 : template.index("}", start)]
-        template = template.replace(f"{{{slot}}}", str(rng.choice(SLOTS[slot])), 1)
+        template = template.replace(f"{{{slot}}}", str(rng.choice(slots[slot])), 1)
     return template
 
 
@@ -123,11 +164,24 @@ def ticket(label: str, rng: np.random.Generator, typo_rate: float) -> str:
     return add_typos(str(rng.choice(OPENERS)) + " ".join(sentences), typo_rate, rng)
 
 
+def message(label: str, rng: np.random.Generator, typo_rate: float) -> str:
+    return add_typos(fill(str(rng.choice(MESSAGES[label])), rng, SPAM_SLOTS), typo_rate, rng)
+
+
 def synthesize(p: Synthetic) -> pd.DataFrame:
+    if p.shape not in SHAPES:
+        raise InputError(
+            f"text.ingest.synthetic.shape {p.shape!r} is unknown; choose from {', '.join(SHAPES)}"
+        )
     rng = np.random.default_rng(p.seed)
-    classes = list(REQUESTS)
-    labels = [classes[i] for i in rng.integers(0, len(classes), p.count)]
-    texts = [ticket(y, rng, p.typo_rate) for y in labels]
+    if p.shape == "spam":
+        classes = list(MESSAGES)
+        labels = [classes[int(spam)] for spam in rng.random(p.count) < SPAM_RATE]
+        texts = [message(y, rng, p.typo_rate) for y in labels]
+    else:
+        classes = list(REQUESTS)
+        labels = [classes[i] for i in rng.integers(0, len(classes), p.count)]
+        texts = [ticket(y, rng, p.typo_rate) for y in labels]
     for i in np.flatnonzero(rng.random(p.count) < p.label_noise):
         labels[i] = classes[rng.integers(len(classes))]
     return pd.DataFrame({"text": texts, "label": labels})

@@ -1,30 +1,30 @@
-"""Fine-tune a sequence classifier with an accelerate loop.
+"""Fine-tune a sequence classifier on the shared loop, to the best validation macro F1.
 
 AdamW with linear warmup and decay, gradient clipping and accumulation, length-grouped batches
-padded per batch, bf16 on a GPU, and DDP: each process takes its stride of every global batch,
-so any number of processes computes the one-process step.
+padded per batch, bf16 on a GPU, and DDP (each process takes its stride of every global batch).
 """
 
-from contextlib import nullcontext
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
+from sklearn.metrics import f1_score
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, get_linear_schedule_with_warmup
 
 from models.text import ModelParams, build_model, with_padding
 from tasks.common.io import atomic_dir
-from tasks.common.params import load_params, parse
 from tasks.common.paths import DomainPaths
 from tasks.common.runtime import (
     Trainable,
     clear_checkpoints,
     fit,
     make_accelerator,
-    run_config,
     seed_everything,
+    shard,
 )
+from tasks.common.training import described, fingerprint, model_and_train_params, write_summary
 from tasks.text import preprocess
 from tasks.text.batches import collate, training_batches
 from tasks.text.classify import predict_proba
@@ -33,12 +33,13 @@ from tasks.text.preprocess import TOKENIZER, Encoded
 
 @dataclass(frozen=True)
 class TrainParams:
-    epochs: int = 4
+    max_epochs: int = 10
+    patience: int = 2  # epochs without a better validation macro F1 before stopping
     batch_size: int = 32  # the global batch, shared out among DDP processes
     grad_accum: int = 1  # batches per optimizer step
     lr: float = 0.001
     weight_decay: float = 0.01
-    warmup_fraction: float = 0.1  # of all optimizer steps
+    warmup_fraction: float = 0.1  # of all optimizer steps (over max_epochs)
     max_grad_norm: float = 1.0
     group_by_length: bool = True
     seed: int = 0
@@ -52,31 +53,37 @@ class Data:
     tokenizer: PreTrainedTokenizerBase  # its model_max_length is preprocess's max_length
 
 
+def cross_entropy(model: PreTrainedModel, batch: dict) -> tuple[torch.Tensor, int]:
+    return model(**batch).loss, len(batch["labels"])
+
+
+def validation_f1_macro(data: Data, model: PreTrainedModel) -> dict[str, float]:
+    predicted = predict_proba(model, data.tokenizer, data.val.ids, device=model.device).argmax(1)
+    return {"val_f1_macro": float(f1_score(data.val.labels, predicted, average="macro"))}
+
+
+def make_optimizer(model: PreTrainedModel, p: TrainParams) -> torch.optim.Optimizer:
+    """AdamW without weight decay on biases and norms, as in GPT-2's and BERT's recipes;
+    frozen weights are left out."""
+    weights = [w for w in model.parameters() if w.requires_grad]
+    groups = [
+        {"params": [w for w in weights if w.ndim >= 2], "weight_decay": p.weight_decay},
+        {"params": [w for w in weights if w.ndim < 2], "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=p.lr)
+
+
 def train(
-    data: Data,
-    model_params: ModelParams,
-    p: TrainParams,
-    checkpoints: Path,
-    live_dir: Path | None = None,
-    stop_after: int | None = None,
-) -> PreTrainedModel | None:
-    """Train (resuming a matching checkpoint); the model, or None if stopped early."""
+    data: Data, model_params: ModelParams, p: TrainParams, checkpoints: Path, live_dir=None
+) -> tuple[PreTrainedModel, dict]:
+    """Train to the best validation macro F1 (resuming a matching checkpoint); (model, summary)."""
     acc = make_accelerator()
     seed_everything(p.seed)
     model = build_model(model_params, data.tokenizer, data.labels)
-    # no weight decay on biases and norms, as in GPT-2's own recipe
-    decay = [w for w in model.parameters() if w.ndim >= 2]
-    no_decay = [w for w in model.parameters() if w.ndim < 2]
-    optimizer = torch.optim.AdamW(
-        [
-            {"params": decay, "weight_decay": p.weight_decay},
-            {"params": no_decay, "weight_decay": 0},
-        ],
-        lr=p.lr,
-    )
+    optimizer = make_optimizer(model, p)
     lengths = data.train.lengths
     steps_per_epoch = max(len(lengths) // p.batch_size // p.grad_accum, 1)
-    total_steps = steps_per_epoch * p.epochs
+    total_steps = steps_per_epoch * p.max_epochs
     # Not prepared by accelerate, which would step it once per process: one step per update.
     scheduler = get_linear_schedule_with_warmup(
         optimizer, int(p.warmup_fraction * total_steps), total_steps
@@ -84,51 +91,29 @@ def train(
     model, optimizer = acc.prepare(model, optimizer)
     labels = torch.from_numpy(data.train.labels)
 
-    def run_epoch(epoch: int) -> dict[str, float]:
+    def batch(index: np.ndarray) -> dict:
+        mine = shard(index, acc)
+        inputs = collate(data.train.ids, mine, data.tokenizer)
+        return {k: v.to(acc.device) for k, v in {**inputs, "labels": labels[mine]}.items()}
+
+    def steps(epoch: int):
         rng = np.random.default_rng([p.seed, epoch])
         batches = training_batches(lengths, p.batch_size, rng, p.group_by_length)
-        model.train()
-        total = torch.zeros((), device=acc.device)
         for step in range(steps_per_epoch):
-            group = batches[step * p.grad_accum : (step + 1) * p.grad_accum]
-            for n, batch in enumerate(group):
-                mine = batch[acc.process_index :: acc.num_processes]
-                inputs = {
-                    k: v.to(acc.device)
-                    for k, v in collate(data.train.ids, mine, data.tokenizer).items()
-                }
-                # Gradients sync across processes once per update, on its last batch.
-                last = n == len(group) - 1
-                with nullcontext() if last else acc.no_sync(model), acc.autocast():
-                    loss = model(**inputs, labels=labels[mine].to(acc.device)).loss
-                acc.backward(loss / len(group))
-                total += loss.detach() * len(mine)
-            acc.clip_grad_norm_(model.parameters(), p.max_grad_norm)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-        seen = steps_per_epoch * p.grad_accum * p.batch_size
-        val = predict_proba(
-            acc.unwrap_model(model), data.tokenizer, data.val.ids, device=acc.device
-        )
-        return {
-            "train_loss": acc.reduce(total, "sum").item() / seen,
-            "val_accuracy": float((val.argmax(1) == data.val.labels).mean()),
-            "lr": scheduler.get_last_lr()[0],
-        }
+            yield [batch(b) for b in batches[step * p.grad_accum : (step + 1) * p.grad_accum]]
 
-    done = fit(
+    return fit(
         acc,
-        Trainable(model, optimizer, scheduler),
-        epochs=p.epochs,
-        seed=p.seed,
-        config=run_config(model_params, p, *data.train.ids, data.train.labels),
+        Trainable(model, optimizer, scheduler, max_grad_norm=p.max_grad_norm),
+        steps=steps,
+        loss_fn=cross_entropy,
+        validate=partial(validation_f1_macro, data),
+        monitor="val_f1_macro",
+        p=p,
+        config=fingerprint(model_params, p, *data.train.ids, data.train.labels, *data.val.ids),
         checkpoints=checkpoints,
-        run_epoch=run_epoch,
         live_dir=live_dir,
-        stop_after=stop_after,
     )
-    return acc.unwrap_model(model) if done else None
 
 
 def load_data(processed: Path) -> Data:
@@ -148,13 +133,12 @@ PARAMS = {"model": ModelParams, "train": TrainParams}
 
 
 def run(paths: DomainPaths) -> None:
-    params = load_params(paths.root)["text"]
-    model_params = parse(ModelParams, params["model"], "text.model")
-    p = parse(TrainParams, params["train"], "text.train")
+    model_params, p = model_and_train_params(paths, PARAMS)
     data = load_data(paths.processed)
-    model = train(data, model_params, p, paths.checkpoints, paths.live)
+    model, summary = train(data, model_params, p, paths.checkpoints, paths.live)
     with atomic_dir(paths.model) as tmp:
         model.save_pretrained(tmp)
         data.tokenizer.save_pretrained(tmp)
+        write_summary(tmp, summary)
     clear_checkpoints(paths.checkpoints)
-    print(f"trained for {p.epochs} epochs on {len(data.train.ids)} texts -> {paths.model}")
+    print(f"trained on {len(data.train.ids)} texts: {described(summary)} -> {paths.model}")

@@ -48,7 +48,7 @@ PARAMS = {"evaluate": EvaluateParams}
 
 def run(paths: DomainPaths) -> None:
     p = stage_params(paths.root, EvaluateParams, "vision.evaluate")
-    model, classes = load_model(paths.model)
+    model, classes, _ = load_model(paths.model)
     test = preprocess.load(paths.processed, "test")
     train_labels = preprocess.load(paths.processed, "train").labels
     probs = predict_proba(model, test.images, p.batch_size)
@@ -57,5 +57,5 @@ def run(paths: DomainPaths) -> None:
     confusion = pd.DataFrame({"actual": names[test.labels], "predicted": names[probs.argmax(1)]})
     with atomic_dir(paths.plots) as tmp:
         confusion.to_csv(tmp / CONFUSION, index=False)
-    write_metrics(paths.metrics, metrics)
+    write_metrics(paths, metrics)
     print(describe(metrics))

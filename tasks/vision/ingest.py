@@ -18,7 +18,7 @@ from PIL import Image
 
 from tasks.common.archives import extract, is_archive
 from tasks.common.errors import InputError
-from tasks.common.images import UNREADABLE, oversized
+from tasks.common.images import UNREADABLE, class_folders, entries, oversized
 from tasks.common.io import atomic_dir, file_name, write_json
 from tasks.common.limits import DEFAULT_LIMITS, Limits, load_limits
 from tasks.common.params import stage_params
@@ -31,10 +31,23 @@ POLICIES = ("fail", "skip")
 
 
 @dataclass(frozen=True)
+class Synthetic:
+    """What `source: default` makes: digits, or generated photos (full-size JPEGs)."""
+
+    shape: str = "digits"  # or photos: 300-500 px JPEGs of mixed sizes, balls against boxes
+    count: int = 400  # photos only: digits are always scikit-learn's 1,797
+    seed: int = 0
+
+
+@dataclass(frozen=True)
 class IngestParams:
-    source: str = "default"  # "default" (digits), a folder, an archive path or URL, or a CSV
+    source: str = "default"  # "default" (generated), a folder, an archive path or URL, or a CSV
     formats: tuple[str, ...] = ("JPEG", "PNG")  # PIL format names accepted
     bad_files: str = "fail"  # or "skip": leave out corrupt files and other formats, named
+    synthetic: Synthetic = Synthetic()
+
+
+SHAPES = ("digits", "photos")
 
 
 @dataclass(frozen=True)
@@ -58,14 +71,49 @@ def write_digits(folder: Path) -> list[Item]:
     return items
 
 
-def visible(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if not p.name.startswith((".", "__")))
+def photo(label: str, rng: np.random.Generator) -> Image.Image:
+    """A photo-like scene of mixed size: a lit gradient, texture, and one ball or box."""
+    w, h = (int(v) for v in rng.integers(300, 501, 2))
+    yy, xx = np.mgrid[0:h, 0:w] / max(w, h)
+    light = rng.uniform(0.2, 0.8, 3) + rng.uniform(-0.4, 0.4, 3) * (xx + yy)[..., None]
+    scene = np.clip(light + rng.normal(0, 0.05, (h, w, 3)), 0, 1)
+    r = rng.uniform(0.12, 0.3) * min(w, h)
+    cx, cy = rng.uniform(r, w - r), rng.uniform(r, h - r)
+    px, py = np.mgrid[0:h, 0:w][::-1]
+    if label == "ball":
+        inside = (px - cx) ** 2 + (py - cy) ** 2 < r**2
+        shade = 1 - 0.5 * np.hypot(px - cx + r / 3, py - cy + r / 3) / (1.5 * r)
+    else:
+        inside = (abs(px - cx) < r) & (abs(py - cy) < r * rng.uniform(0.6, 1.0))
+        shade = np.full((h, w), rng.uniform(0.6, 1.0))
+    scene[inside] = np.clip(rng.uniform(0, 1, 3) * shade[inside, None], 0, 1)
+    return Image.fromarray((scene * 255).astype(np.uint8))
+
+
+def write_photos(folder: Path, p: Synthetic) -> list[Item]:
+    rng = np.random.default_rng(p.seed)
+    items = []
+    for i in range(p.count):
+        label = ("ball", "box")[i % 2]
+        path = folder / label / f"{i:04d}.jpg"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        photo(label, rng).save(path, quality=int(rng.integers(70, 95)))
+        items.append(Item(path, label))
+    return items
+
+
+def write_default(folder: Path, p: Synthetic) -> list[Item]:
+    if p.shape not in SHAPES:
+        raise InputError(
+            f"vision.ingest.synthetic.shape {p.shape!r} is unknown; choose: {', '.join(SHAPES)}"
+        )
+    return write_photos(folder, p) if p.shape == "photos" else write_digits(folder)
 
 
 def image_folder(root: Path) -> list[Item]:
     """Class sub-folders, or train/ val/ test/ folders of class sub-folders."""
-    folders = [p for p in visible(root) if p.is_dir()]
-    if len(folders) == len(visible(root)) == 1 and any(p.is_dir() for p in visible(folders[0])):
+    folders = [p for p in entries(root) if p.is_dir()]
+    if len(folders) == len(entries(root)) == 1 and any(p.is_dir() for p in entries(folders[0])):
         return image_folder(folders[0])  # a single top folder, as archives often have
     split_names = {p.name for p in folders}
     if split_names and split_names <= set(SPLITS) and "train" in split_names:
@@ -78,13 +126,7 @@ def image_folder(root: Path) -> list[Item]:
 
 
 def class_items(root: Path) -> list[Item]:
-    return [
-        Item(path, folder.name)
-        for folder in visible(root)
-        if folder.is_dir()
-        for path in sorted(folder.rglob("*"))
-        if path.is_file() and not path.name.startswith(".")
-    ]
+    return [Item(path, label) for path, label in class_folders(root)]
 
 
 def csv_items(path: Path) -> list[Item]:
@@ -145,9 +187,9 @@ def check(
 
 
 def gather(p: IngestParams, scratch: Path, limits: Limits = DEFAULT_LIMITS) -> list[Item]:
-    """The source's items; archives and digits are first written under `scratch`."""
+    """The source's items; archives and generated images are first written under `scratch`."""
     if p.source == "default":
-        return write_digits(scratch)
+        return write_default(scratch, p.synthetic)
     if is_archive(p.source):
         with fetched(p.source, limits) as archive:
             extract(archive, p.source, scratch, limits)

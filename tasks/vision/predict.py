@@ -5,6 +5,7 @@ import tempfile
 from pathlib import Path
 
 from tasks.common.errors import InputError
+from tasks.common.images import visible_files
 from tasks.common.io import atomic_path, file_name
 from tasks.common.paths import DomainPaths
 from tasks.common.registry import open_registry
@@ -15,12 +16,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--input", required=True, help="a folder of images (searched recursively) or an archive"
     )
     parser.add_argument("--batch-size", type=int, default=256)
-
-
-def image_files(folder: Path) -> list[Path]:
-    return sorted(
-        p for p in folder.rglob("*") if p.is_file() and not p.name.startswith((".", "__"))
-    )
 
 
 def main(paths: DomainPaths, args: argparse.Namespace) -> str:
@@ -47,7 +42,7 @@ def main(paths: DomainPaths, args: argparse.Namespace) -> str:
             root = Path(args.input)
             if not root.is_dir():
                 raise InputError(f"{args.input}: not a folder or an archive")
-        files = image_files(root)
+        files = visible_files(root)
         if not files:
             raise InputError(f"{args.input}: no images")
         for path in files:

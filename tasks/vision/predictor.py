@@ -9,9 +9,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from tasks.common.params import parse
 from tasks.vision.classify import predict_proba
-from tasks.vision.preprocess import PreprocessParams, fit
+from tasks.vision.preprocess import Sizes, fit
 from tasks.vision.train import load_model
 
 BATCH = 256
@@ -22,17 +21,16 @@ TOP = 5
 class Predictor:
     model: nn.Module
     classes: list[str]
-    preprocess: PreprocessParams  # the sizes the model was trained at
+    sizes: Sizes  # what the model was trained at
 
     @classmethod
     def load(cls, folder: Path, record: dict) -> "Predictor":
-        p = parse(PreprocessParams, record["params"]["preprocess"], "vision.preprocess")
-        return cls(*load_model(folder), p)
+        return cls(*load_model(folder))
 
     def predict(self, images: list[np.ndarray]) -> list[dict]:
         if not images:
             return []
-        batch = torch.stack([fit(image, self.preprocess) for image in images]).numpy()
+        batch = torch.stack([fit(image, self.sizes) for image in images]).numpy()
         probs = predict_proba(self.model, batch, BATCH)
         top = np.argsort(-probs, axis=1)[:, : min(TOP, len(self.classes))]
         shown = probs.astype(np.float64).round(6)

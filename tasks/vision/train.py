@@ -1,4 +1,5 @@
-"""Fine-tune a ResNet with an accelerate loop on memory-mapped uint8 tensors.
+"""Fine-tune a CNN on the shared loop, on memory-mapped uint8 tensors, to the best validation
+accuracy.
 
 Augmentation (RandomResizedCrop, optional flip) runs per epoch on those tensors with
 torchvision.transforms.v2. SGD with momentum or AdamW, a cosine schedule per step, label
@@ -6,24 +7,27 @@ smoothing, channels_last, bf16 on a GPU, and DDP: each process takes its stride 
 batch.
 """
 
+import dataclasses
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
 from torchvision.transforms import v2
 
-from models.vision import NORMALIZE, ModelParams, build_model
+from models.vision import NORMALIZE, ModelParams, build_model, resolve
 from tasks.common.errors import InputError
 from tasks.common.io import atomic_dir, read_json, write_json
-from tasks.common.params import load_params, parse
 from tasks.common.paths import DomainPaths
-from tasks.common.runtime import Trainable, clear_checkpoints, fit, make_accelerator, run_config
+from tasks.common.runtime import Trainable, clear_checkpoints, fit, make_accelerator, shard
+from tasks.common.training import described, fingerprint, model_and_train_params, write_summary
 from tasks.vision import preprocess
 from tasks.vision.classify import predict_proba
-from tasks.vision.preprocess import Images
+from tasks.vision.preprocess import Images, Sizes
 
 WEIGHTS, CONFIG = "model.safetensors", "model.json"
 OPTIMIZERS = ("sgd", "adamw")
@@ -37,7 +41,8 @@ class Augment:
 
 @dataclass(frozen=True)
 class TrainParams:
-    epochs: int = 8
+    max_epochs: int = 20
+    patience: int = 3  # epochs without a better validation accuracy before stopping
     batch_size: int = 64  # the global batch, shared out among DDP processes
     optimizer: str = "sgd"  # or adamw
     lr: float = 0.05
@@ -61,6 +66,18 @@ def make_optimizer(params, p: TrainParams) -> torch.optim.Optimizer:
     raise InputError(f"vision.train.optimizer {p.optimizer!r}: choose from {', '.join(OPTIMIZERS)}")
 
 
+def frozen_backbone_mode(model: nn.Module) -> None:
+    """Training mode, except that a frozen backbone keeps its batch-norm statistics."""
+    model.train()
+    model.apply(lambda m: m.eval() if isinstance(m, nn.modules.batchnorm._BatchNorm) else None)
+
+
+def validation_accuracy(val_set: Images, model: nn.Module) -> dict[str, float]:
+    device = next(model.parameters()).device
+    predicted = predict_proba(model, val_set.images, device=device).argmax(1)
+    return {"val_accuracy": float((predicted == val_set.labels).mean())}
+
+
 def train(
     train_set: Images,
     val_set: Images,
@@ -69,72 +86,67 @@ def train(
     p: TrainParams,
     checkpoints: Path,
     live_dir: Path | None = None,
-    stop_after: int | None = None,
-) -> nn.Module | None:
-    """Train (resuming a matching checkpoint); the model, or None if stopped early."""
+) -> tuple[nn.Module, dict]:
+    """Train to the best validation accuracy (resuming a matching checkpoint); (model, summary)."""
     acc = make_accelerator()
     torch.manual_seed(p.seed)
     model = build_model(model_params, len(classes))
     optimizer = make_optimizer([w for w in model.parameters() if w.requires_grad], p)
     steps_per_epoch = len(train_set.labels) // p.batch_size
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps_per_epoch * p.epochs)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+        optimizer, steps_per_epoch * p.max_epochs
+    )
     model, optimizer = acc.prepare(model, optimizer)
     augment = augmentation(train_set.images.shape[-1], p.augment)
-    loss_fn = nn.CrossEntropyLoss(label_smoothing=p.label_smoothing)
     labels = torch.from_numpy(train_set.labels)
 
-    def run_epoch(epoch: int) -> dict[str, float]:
+    def loss_fn(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]):
+        x, y = batch
+        out = model(x).float()
+        return F.cross_entropy(out, y, label_smoothing=p.label_smoothing), len(y)
+
+    def steps(epoch: int):
         order = np.random.default_rng([p.seed, epoch]).permutation(len(labels))
-        model.train()
-        if model_params.freeze_backbone:  # a frozen backbone keeps its batch-norm statistics
-            model.apply(lambda m: m.eval() if isinstance(m, nn.BatchNorm2d) else None)
-        total = torch.zeros((), device=acc.device)
         for step in range(steps_per_epoch):
-            batch = np.sort(order[step * p.batch_size : (step + 1) * p.batch_size])
-            mine = batch[acc.process_index :: acc.num_processes]
+            mine = shard(np.sort(order[step * p.batch_size : (step + 1) * p.batch_size]), acc)
             images = torch.from_numpy(train_set.images[mine])  # one read of the memmap
             images = torch.stack([augment(image) for image in images])
             x = NORMALIZE(images).to(acc.device, memory_format=torch.channels_last)
-            with acc.autocast():
-                loss = loss_fn(model(x).float(), labels[mine].to(acc.device))
-            optimizer.zero_grad(set_to_none=True)
-            acc.backward(loss)
-            optimizer.step()
-            scheduler.step()
-            total += loss.detach() * len(mine)
-        val = predict_proba(acc.unwrap_model(model), val_set.images, device=acc.device)
-        return {
-            "train_loss": acc.reduce(total, "sum").item() / (steps_per_epoch * p.batch_size),
-            "val_accuracy": float((val.argmax(1) == val_set.labels).mean()),
-            "lr": scheduler.get_last_lr()[0],
-        }
+            yield [(x, labels[mine].to(acc.device))]
 
-    done = fit(
+    mode = frozen_backbone_mode if model_params.freeze_backbone else nn.Module.train
+    return fit(
         acc,
-        Trainable(model, optimizer, scheduler),
-        epochs=p.epochs,
-        seed=p.seed,
-        config=run_config(model_params, p, train_set.images, train_set.labels),
+        Trainable(model, optimizer, scheduler, train_mode=mode),
+        steps=steps,
+        loss_fn=loss_fn,
+        validate=partial(validation_accuracy, val_set),
+        monitor="val_accuracy",
+        p=p,
+        config=fingerprint(model_params, p, train_set.images, train_set.labels, val_set.labels),
         checkpoints=checkpoints,
-        run_epoch=run_epoch,
         live_dir=live_dir,
-        stop_after=stop_after,
     )
-    return acc.unwrap_model(model) if done else None
 
 
-def save_model(model: nn.Module, model_params: ModelParams, classes: list[str], folder: Path):
+def save_model(model: nn.Module, p: ModelParams, classes: list[str], s: Sizes, folder: Path):
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     save_file(state, folder / WEIGHTS)
-    write_json(folder / CONFIG, {"architecture": model_params.architecture, "classes": classes})
+    config = {"architecture": p.architecture, "classes": classes, **dataclasses.asdict(s)}
+    write_json(folder / CONFIG, config)
 
 
-def load_model(folder: Path) -> tuple[nn.Module, list[str]]:
-    """A trained model folder: the architecture with our head, weights from safetensors."""
+def load_model(folder: Path) -> tuple[nn.Module, list[str], Sizes]:
+    """A trained model folder: the architecture with our head, weights from safetensors, and
+    the sizes it was trained at."""
     config = read_json(folder / CONFIG)
     model = build_model(ModelParams(architecture=config["architecture"]), len(config["classes"]))
     model.load_state_dict(load_file(folder / WEIGHTS))
-    return model.eval(), config["classes"]
+    return (
+        model.eval(),
+        config["classes"],
+        Sizes(config["size"], config["resize"], config["photos"]),
+    )
 
 
 # the params.yaml sections (under the domain) this stage reads, as dvc.yaml declares them
@@ -142,16 +154,19 @@ PARAMS = {"model": ModelParams, "train": TrainParams}
 
 
 def run(paths: DomainPaths) -> None:
-    params = load_params(paths.root)["vision"]
-    model_params = parse(ModelParams, params["model"], "vision.model")
-    p = parse(TrainParams, params["train"], "vision.train")
+    model_params, p = model_and_train_params(paths, PARAMS)
+    sizes = preprocess.load_sizes(paths.processed)
+    model_params = resolve(model_params, sizes.photos)
     classes = preprocess.load_classes(paths.processed)
     train_set, val_set = (preprocess.load(paths.processed, s) for s in ("train", "val"))
-    model = train(train_set, val_set, classes, model_params, p, paths.checkpoints, paths.live)
+    model, summary = train(
+        train_set, val_set, classes, model_params, p, paths.checkpoints, paths.live
+    )
     with atomic_dir(paths.model) as tmp:
-        save_model(model, model_params, classes, tmp)
+        save_model(model, model_params, classes, sizes, tmp)
+        write_summary(tmp, summary)
     clear_checkpoints(paths.checkpoints)
     print(
-        f"trained {model_params.architecture} for {p.epochs} epochs on "
-        f"{len(train_set.labels)} images -> {paths.model}"
+        f"trained {model_params.architecture} on {len(train_set.labels)} images: "
+        f"{described(summary)} -> {paths.model}"
     )

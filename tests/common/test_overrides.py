@@ -27,7 +27,7 @@ def changed_lines(root) -> list[tuple[str, str]]:
     ("override", "key", "value"),
     [
         ("recsys.train.lr=1e-3", ("recsys", "train", "lr"), 0.001),  # YAML 1.1: a string
-        ("recsys.train.epochs=011", ("recsys", "train", "epochs"), 11),  # YAML 1.1: 9
+        ("recsys.train.max_epochs=011", ("recsys", "train", "max_epochs"), 11),  # YAML 1.1: 9
         ("text.ingest.table.separator=';'", ("text", "ingest", "table", "separator"), ";"),
         ("text.ingest.table.header=false", ("text", "ingest", "table", "header"), False),
         ("recsys.model.mlp_layers=[32, 16]", ("recsys", "model", "mlp_layers"), [32, 16]),
@@ -73,7 +73,7 @@ def test_a_bad_override_is_one_line_and_params_stay_as_they_were(root, override,
 def test_several_overrides_land_together_or_not_at_all(root):
     before = (root / "params.yaml").read_bytes()
     with pytest.raises(InputError):
-        apply_overrides(root, ["recsys.train.epochs=3", "recsys.train.lr=fast"])
+        apply_overrides(root, ["recsys.train.max_epochs=3", "recsys.train.lr=fast"])
     assert (root / "params.yaml").read_bytes() == before
-    apply_overrides(root, ["recsys.train.epochs=3", "vision.train.epochs=2"])
+    apply_overrides(root, ["recsys.train.max_epochs=3", "vision.train.max_epochs=2"])
     assert len(changed_lines(root)) == 2

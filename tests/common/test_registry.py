@@ -19,7 +19,7 @@ from tasks.common.registry import (
     gate,
 )
 
-GATE = GateParams(metric="hr", tolerance=0.01, lifts=(Lift("hr", "base_hr", 1.5),))
+GATE = GateParams(metric="hr", tolerance=0.01, lifts=(Lift("hr", "base_hr", 0.3),))
 
 
 def card(passed, reasons) -> str:
@@ -70,10 +70,43 @@ def test_gate_checks_lift_floor_and_production():
     assert gate(params, {"hr": 0.5, "base_hr": 0.2}, None)[0]
     passed, reasons = gate(params, {"hr": 0.29, "base_hr": 0.1}, None)
     assert not passed and reasons[0].startswith("FAIL: hr 0.2900 >= floor 0.3")
-    assert not gate(params, {"hr": 0.5, "base_hr": 0.4}, None)[0]  # lift 1.25 < 1.5
+    assert not gate(params, {"hr": 0.5, "base_hr": 0.4}, None)[0]  # removes 1/6 of the misses
     assert gate(params, {"hr": 0.495, "base_hr": 0.2}, {"hr": 0.5})[0]  # within tolerance
     passed, reasons = gate(params, {"hr": 0.48, "base_hr": 0.2}, {"hr": 0.5})
     assert not passed and reasons[-1].startswith("FAIL: hr 0.4800 >= production 0.5000")
+
+
+TEXT_GATE = GateParams(
+    metric="accuracy",
+    floors={"accuracy": 0.8, "f1_macro": 0.7},
+    lifts=(Lift("accuracy", "baseline_accuracy", 0.5),),
+)
+
+
+@pytest.mark.parametrize(
+    ("case", "metrics", "passes"),
+    [
+        ("constant on 50/50", {"accuracy": 0.5, "f1_macro": 0.333, "baseline_accuracy": 0.5}, 0),
+        ("constant on 90/10", {"accuracy": 0.9, "f1_macro": 0.474, "baseline_accuracy": 0.9}, 0),
+        ("constant on 99/1", {"accuracy": 0.99, "f1_macro": 0.497, "baseline_accuracy": 0.99}, 0),
+        ("98% on 87/13", {"accuracy": 0.98, "f1_macro": 0.955, "baseline_accuracy": 0.87}, 1),
+        ("98.75% on 87/13", {"accuracy": 0.9875, "f1_macro": 0.973, "baseline_accuracy": 0.87}, 1),
+        ("90% on 50/50", {"accuracy": 0.9, "f1_macro": 0.9, "baseline_accuracy": 0.5}, 1),
+        ("91% on 90/10", {"accuracy": 0.91, "f1_macro": 0.6, "baseline_accuracy": 0.9}, 0),
+    ],
+)
+def test_the_gate_fits_any_class_balance(case, metrics, passes):
+    assert gate(TEXT_GATE, metrics, None)[0] == bool(passes), case
+
+
+def test_the_shipped_gates_refuse_a_constant_predictor():
+    from tasks.common.params import load_params, parse
+    from tests.conftest import REPO
+
+    for domain in ("text", "vision"):
+        gate_params = parse(GateParams, load_params(REPO)[domain]["register"], domain)
+        constant = {"accuracy": 0.9, "f1_macro": 0.474, "baseline_accuracy": 0.9}
+        assert not gate(gate_params, constant, None)[0], domain
 
 
 def test_passing_versions_move_production_and_failing_ones_do_not(registry, tmp_path):

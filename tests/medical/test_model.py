@@ -5,12 +5,14 @@ import pytest
 
 from models.medical import ScreeningConfig
 from tasks.common.errors import InputError
+from tasks.common.io import read_json
 from tasks.medical.evaluate import calibrate, choose_threshold, fit_calibration, screening_metrics
 from tasks.medical.ingest import Synthetic, synthesize, to_table
 from tasks.medical.inputs import read_inputs
 from tasks.medical.predictor import Predictor
 from tasks.medical.preprocess import PreprocessParams, prepare
 from tasks.medical.train import TrainParams, load_model, save_model, train
+from tests.conftest import stops_after
 
 
 def test_platt_calibration_is_monotone_and_fixes_inflated_probabilities():
@@ -59,18 +61,16 @@ def test_a_split_without_both_classes_is_refused():
     labels = scans.labels
     splits = ["train"] * 30 + ["val" if y == 0 else "test" for y in labels[30:]]
     table = to_table(dataclasses.replace(scans, splits=splits), "x")
-    with pytest.raises(
-        InputError, match=r"raw.parquet: the val split has \d+ scans of class\(es\) \[0\]"
-    ):
+    with pytest.raises(InputError, match=r"raw.parquet: the val split holds only class 0"):
         prepare(table, PreprocessParams(), "raw.parquet")
 
 
 def test_training_reaches_auc_08_and_the_model_round_trips(tiny, tmp_path):
     from sklearn.metrics import roc_auc_score
 
-    model = train(
-        tiny["train"], tiny["val"], ScreeningConfig(), TrainParams(epochs=12), tmp_path / "ckpt"
-    )
+    p = TrainParams(max_epochs=12, patience=4)
+    model, summary = train(tiny["train"], tiny["val"], ScreeningConfig(), p, tmp_path / "ckpt")
+    assert 1 <= summary["best_epoch"] <= summary["epochs_run"] <= 12
     probs = model.predict(tiny["test"].images, verbose=0).reshape(-1)
     assert roc_auc_score(tiny["test"].labels, probs) >= 0.8
     save_model(model, ScreeningConfig(), tmp_path)
@@ -79,14 +79,18 @@ def test_training_reaches_auc_08_and_the_model_round_trips(tiny, tmp_path):
     assert not (tmp_path / "ckpt").exists()  # a finished run leaves no backup to resume
 
 
-def test_resume_continues_from_the_last_epoch(tiny, tmp_path):
-    cfg, p = ScreeningConfig(), TrainParams(epochs=4)
-    assert train(tiny["train"], tiny["val"], cfg, p, tmp_path / "ckpt", stop_after=2) is None
-    resumed = train(tiny["train"], tiny["val"], cfg, p, tmp_path / "ckpt")
+def test_resume_continues_from_the_last_epoch_and_its_early_stopping_state(tiny, tmp_path):
+    cfg, p = ScreeningConfig(), TrainParams(max_epochs=4, patience=4)
+    with stops_after(2):
+        train(tiny["train"], tiny["val"], cfg, p, tmp_path / "ckpt")
+    saved = read_json(tmp_path / "ckpt" / "stopping-2.json")
+    resumed, summary = train(tiny["train"], tiny["val"], cfg, p, tmp_path / "ckpt")
     assert resumed.optimizer.iterations.numpy() == 4 * int(
         np.ceil(len(tiny["train"].labels) / p.batch_size)
     )
-    straight = train(tiny["train"], tiny["val"], cfg, p, tmp_path / "other")
+    assert summary["epochs_run"] == 4
+    assert summary["best_val_auc"] >= round(saved["best"], 6)  # continued, not restarted
+    straight, _ = train(tiny["train"], tiny["val"], cfg, p, tmp_path / "other")
     # Keras' BackupAndRestore does not restore the data shuffle's RNG, so a resumed run sees
     # other batch orders after the restart: close, not bit-identical.
     a = resumed.predict(tiny["test"].images, verbose=0)
@@ -95,9 +99,8 @@ def test_resume_continues_from_the_last_epoch(tiny, tmp_path):
 
 
 def test_predict_resizes_other_sizes(tmp_path, tiny):
-    model = train(
-        tiny["train"], tiny["val"], ScreeningConfig(), TrainParams(epochs=1), tmp_path / "c"
-    )
+    p = TrainParams(max_epochs=1)
+    model, _ = train(tiny["train"], tiny["val"], ScreeningConfig(), p, tmp_path / "c")
     (tmp_path / "m").mkdir()
     save_model(model, ScreeningConfig(), tmp_path / "m")
     images = {"images": np.zeros((3, 100, 80), np.uint8)}
@@ -110,9 +113,9 @@ def test_predict_resizes_other_sizes(tmp_path, tiny):
 
 
 def test_training_is_deterministic_on_cpu_for_a_seed(tiny, tmp_path):
-    p = TrainParams(epochs=1)
-    a = train(tiny["train"], tiny["val"], ScreeningConfig(), p, tmp_path / "a")
-    b = train(tiny["train"], tiny["val"], ScreeningConfig(), p, tmp_path / "b")
+    p = TrainParams(max_epochs=1)
+    a, _ = train(tiny["train"], tiny["val"], ScreeningConfig(), p, tmp_path / "a")
+    b, _ = train(tiny["train"], tiny["val"], ScreeningConfig(), p, tmp_path / "b")
     for wa, wb in zip(a.weights, b.weights, strict=True):
         np.testing.assert_array_equal(np.asarray(wa), np.asarray(wb))
 

@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.recsys.evaluate import full_ranks, hit_rate, ndcg, rank_of_positive
+from tasks.recsys.evaluate import full_ranks, ndcg
 from tasks.recsys.preprocess import Split
-from tasks.recsys.scoring import popularity_scorer
+from tasks.recsys.scoring import hit_rate, popularity_scorer, rank_of_positive
 
 
 def test_rank_counts_ties_against_the_positive():
@@ -28,7 +28,8 @@ def test_full_ranking_skips_training_items():
     # items 0..4; popularity counts: item0=3, item1=2, item2=1; user 0 trained on item 0
     train = pd.DataFrame({"user": [0, 1, 2, 1, 2, 2], "item": [0, 0, 0, 1, 1, 2]})
     test = pd.DataFrame({"user": [0, 1], "item": [2, 3]})
-    s = Split(pd.Index([0, 1, 2]), pd.Index(range(5)), train, test, np.zeros((2, 0), int))
+    none = np.zeros((2, 0), int)
+    s = Split(pd.Index([0, 1, 2]), pd.Index(range(5)), train, test[:0], test, none, none)
     ranks = full_ranks(s, popularity_scorer(train.item.to_numpy(), 5), user_batch=1)
     # user 0: item0 is masked; item1 (2) beats item2 (1): rank 1
     # user 1: items 0, 1 masked; item2 (1) beats item3 (0); item4 ties at 0: rank 2

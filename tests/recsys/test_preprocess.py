@@ -7,9 +7,9 @@ from tasks.recsys.preprocess import (
     PreprocessParams,
     encode,
     id_maps,
-    leave_last_out,
     positives,
     split,
+    time_split,
 )
 from tasks.recsys.sampling import is_seen, pair_keys, sample_distinct_negatives, sample_negatives
 
@@ -27,13 +27,18 @@ def test_id_maps_are_contiguous_and_map_back():
     assert items[enc.item].tolist() == df.item.tolist()
 
 
-def test_leave_last_out_takes_each_users_latest_and_keeps_singletons_in_train():
+def test_time_split_tests_the_latest_validates_the_one_before_and_keeps_one_for_training():
     enc = pd.DataFrame(
-        {"user": [0, 0, 0, 1, 2, 2], "item": [5, 6, 7, 8, 1, 2], "timestamp": [3, 9, 1, 4, 7, 7]}
+        {
+            "user": [0, 0, 0, 1, 2, 2, 3, 3, 3, 3],
+            "item": [5, 6, 7, 8, 1, 2, 1, 2, 3, 4],
+            "timestamp": [3, 9, 1, 4, 7, 7, 1, 2, 2, 3],
+        }
     )
-    train, test = leave_last_out(enc)
-    assert test.values.tolist() == [[0, 6], [2, 2]]  # user 2's tie keeps the file order
-    assert sorted(train.values.tolist()) == [[0, 5], [0, 7], [1, 8], [2, 1]]
+    train, val, test = time_split(enc)
+    assert test.values.tolist() == [[0, 6], [2, 2], [3, 4]]  # user 2's tie keeps the file order
+    assert val.values.tolist() == [[0, 5], [3, 3]]  # user 2 has too few to validate
+    assert sorted(train.values.tolist()) == [[0, 7], [1, 8], [2, 1], [3, 1], [3, 2]]
 
 
 def test_positives_apply_the_rating_threshold_and_drop_repeats():
@@ -46,11 +51,13 @@ def test_test_negatives_are_distinct_unseen_and_seeded():
     df = frame([(u, i, 5, i) for u in range(30) for i in range(3 * (u % 7), 3 * (u % 7) + 5)])
     p = PreprocessParams(negatives=10, seed=1)
     s = split(df, p)
-    assert s.negatives.shape == (len(s.test), 10)
-    users = np.repeat(s.test.user.to_numpy()[:, None], 10, 1)
-    assert not is_seen(users, s.negatives, s.seen, len(s.items)).any()
-    assert all(len(set(row)) == 10 for row in s.negatives)
-    np.testing.assert_array_equal(split(df, p).negatives, s.negatives)
+    for name in ("val", "test"):
+        pairs, negatives = s.held_out(name)
+        assert negatives.shape == (len(pairs), 10)
+        users = np.repeat(pairs.user.to_numpy()[:, None], 10, 1)
+        assert not is_seen(users, negatives, s.seen, len(s.items)).any()
+        assert all(len(set(row)) == 10 for row in negatives)
+        np.testing.assert_array_equal(split(df, p).held_out(name)[1], negatives)
 
 
 def test_too_few_unseen_items_for_the_negatives_is_a_clear_error():
@@ -59,9 +66,9 @@ def test_too_few_unseen_items_for_the_negatives_is_a_clear_error():
         split(df, PreprocessParams(negatives=2))
 
 
-def test_only_singletons_means_nothing_to_test():
-    with pytest.raises(InputError, match="no user has two or more interactions"):
-        split(frame([(1, 1, 5, 1), (2, 2, 5, 1)]), PreprocessParams(negatives=0))
+def test_no_user_with_three_interactions_means_an_empty_validation_split():
+    with pytest.raises(InputError, match="the validation split is empty"):
+        split(frame([(1, 1, 5, 1), (1, 2, 5, 2), (2, 2, 5, 1)]), PreprocessParams(negatives=1))
 
 
 def test_training_negatives_never_hit_a_seen_pair():

@@ -9,7 +9,7 @@ from tasks.recsys.evaluate import EvaluateParams, evaluate
 from tasks.recsys.ingest import Synthetic, synthesize
 from tasks.recsys.preprocess import PreprocessParams, split
 from tasks.recsys.train import TrainParams, epoch_samples, load_model, save_model, train
-from tests.conftest import assert_same_weights
+from tests.conftest import assert_same_weights, stops_after
 
 CFG = NeuMFConfig(gmf_dim=8, mlp_layers=(32, 16, 8), dropout=0.1)
 
@@ -37,7 +37,8 @@ def test_epoch_samples_hold_positives_and_fresh_negatives(tiny):
 
 
 def test_training_beats_popularity_on_tiny_data(tiny, tmp_path):
-    model = train(tiny, CFG, TrainParams(epochs=6, batch_size=512, lr=0.01), tmp_path)
+    model, summary = train(tiny, CFG, TrainParams(max_epochs=6, batch_size=512, lr=0.01), tmp_path)
+    assert 1 <= summary["best_epoch"] <= summary["epochs_run"] <= 6
     metrics, curve = evaluate(tiny, model, EvaluateParams())
     assert metrics["hr_at_10"] > 1.2 * metrics["baseline_hr_at_10"]
     assert metrics["full_hr_at_10"] > metrics["baseline_full_hr_at_10"]
@@ -45,23 +46,26 @@ def test_training_beats_popularity_on_tiny_data(tiny, tmp_path):
 
 
 def test_resume_after_a_stop_matches_an_uninterrupted_run(tiny, tmp_path):
-    p = TrainParams(epochs=3, batch_size=512)
-    straight = train(tiny, CFG, p, tmp_path / "a")
-    assert train(tiny, CFG, p, tmp_path / "b", stop_after=1) is None
+    p = TrainParams(max_epochs=3, batch_size=512)
+    straight, summary = train(tiny, CFG, p, tmp_path / "a")
+    with stops_after(1):
+        train(tiny, CFG, p, tmp_path / "b")
     assert (tmp_path / "b" / "last.pt").is_file()
-    resumed = train(tiny, CFG, p, tmp_path / "b")
+    resumed, resumed_summary = train(tiny, CFG, p, tmp_path / "b")
     assert_same_weights(straight, resumed)
+    assert resumed_summary == summary
 
 
 def test_a_checkpoint_for_other_params_is_not_resumed(tiny, tmp_path):
-    train(tiny, CFG, TrainParams(epochs=2, batch_size=512, lr=0.01), tmp_path, stop_after=1)
-    fresh = train(tiny, CFG, TrainParams(epochs=2, batch_size=512), tmp_path / "clean")
-    other = train(tiny, CFG, TrainParams(epochs=2, batch_size=512), tmp_path)
+    with stops_after(1):
+        train(tiny, CFG, TrainParams(max_epochs=2, batch_size=512, lr=0.01), tmp_path)
+    fresh, _ = train(tiny, CFG, TrainParams(max_epochs=2, batch_size=512), tmp_path / "clean")
+    other, _ = train(tiny, CFG, TrainParams(max_epochs=2, batch_size=512), tmp_path)
     assert_same_weights(fresh, other)
 
 
 def test_saved_model_round_trips(tiny, tmp_path):
-    model = train(tiny, CFG, TrainParams(epochs=1, batch_size=512), tmp_path / "ckpt")
+    model, _ = train(tiny, CFG, TrainParams(max_epochs=1, batch_size=512), tmp_path / "ckpt")
     folder = tmp_path / "model"
     folder.mkdir()
     src = tmp_path / "src"
@@ -102,7 +106,7 @@ def test_ddp_on_two_cpu_processes_matches_one_process(tmp_path):
     data = tiny_split()
     ddp = NeuMF(len(data.users), len(data.items), DDP_CFG)
     ddp.load_state_dict(load_file(tmp_path / "weights.safetensors"))
-    single = train(data, DDP_CFG, DDP_PARAMS, tmp_path / "single")
+    single, _ = train(data, DDP_CFG, DDP_PARAMS, tmp_path / "single")
     for name, weight in single.state_dict().items():
         torch.testing.assert_close(ddp.state_dict()[name], weight, rtol=0, atol=0.05, msg=name)
     hr = [evaluate(data, m.eval(), EvaluateParams())[0]["hr_at_10"] for m in (ddp, single)]

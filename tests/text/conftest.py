@@ -9,7 +9,7 @@ from tasks.text.synthetic import Synthetic, synthesize
 from tasks.text.train import Data, TrainParams, load_data
 
 TINY_MODEL = ModelParams(scratch=Scratch(layers=1, heads=2, width=32, dropout=0.0))
-TINY_TRAIN = TrainParams(epochs=3, batch_size=16, lr=0.003)
+TINY_TRAIN = TrainParams(max_epochs=3, batch_size=16, lr=0.003)
 TICKETS = Synthetic(count=600, label_noise=0.0, seed=3)
 
 

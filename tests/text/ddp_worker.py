@@ -10,7 +10,7 @@ from safetensors.torch import save_file
 from tasks.text.train import TrainParams, train
 from tests.text.conftest import TINY_MODEL, processed
 
-DDP_TRAIN = TrainParams(epochs=2, batch_size=16, grad_accum=2, lr=0.003)
+DDP_TRAIN = TrainParams(max_epochs=2, batch_size=16, grad_accum=2, lr=0.003)
 
 
 def data_folder(out: Path) -> Path:
@@ -19,7 +19,7 @@ def data_folder(out: Path) -> Path:
 
 if __name__ == "__main__":
     out = Path(sys.argv[1])
-    model = train(processed(data_folder(out)), TINY_MODEL, DDP_TRAIN, out / "ckpt")
+    model, _ = train(processed(data_folder(out)), TINY_MODEL, DDP_TRAIN, out / "ckpt")
     if os.environ["RANK"] == "0":
         assert PartialState().num_processes == 2  # the ranks really joined one group
         weights = {k: v.contiguous() for k, v in model.state_dict().items()}

@@ -5,7 +5,7 @@ import torch
 from models.text import ModelParams
 from tasks.text.classify import predict_proba
 from tasks.text.train import TrainParams, train
-from tests.conftest import assert_same_weights
+from tests.conftest import assert_same_weights, stops_after
 from tests.text.conftest import TINY_MODEL, TINY_TRAIN, processed
 
 
@@ -19,23 +19,26 @@ def majority_accuracy(data) -> float:
 
 
 def test_training_from_scratch_beats_the_majority_class(tiny_data, tmp_path):
-    model = train(tiny_data, TINY_MODEL, TINY_TRAIN, tmp_path)
+    model, _ = train(tiny_data, TINY_MODEL, TINY_TRAIN, tmp_path)
     assert held_out_accuracy(model, tiny_data) > majority_accuracy(tiny_data) + 0.3
 
 
 def test_fine_tuning_a_local_checkpoint(local_checkpoint, tmp_path):
     params = ModelParams(name_or_path=str(local_checkpoint))
     data = processed(tmp_path / "processed", params)
-    model = train(data, params, TINY_TRAIN, tmp_path / "ckpt")
+    model, _ = train(data, params, TINY_TRAIN, tmp_path / "ckpt")
     assert held_out_accuracy(model, data) > majority_accuracy(data) + 0.3
 
 
 def test_resume_after_a_stop_matches_an_uninterrupted_run(tiny_data, tmp_path):
-    p = TrainParams(epochs=2, batch_size=16, grad_accum=2, lr=0.003)
+    p = TrainParams(max_epochs=2, batch_size=16, grad_accum=2, lr=0.003)
     straight = train(tiny_data, TINY_MODEL, p, tmp_path / "a")
-    assert train(tiny_data, TINY_MODEL, p, tmp_path / "b", stop_after=1) is None
+    with stops_after(1):
+        train(tiny_data, TINY_MODEL, p, tmp_path / "b")
     assert (tmp_path / "b" / "last.pt").is_file()
-    assert_same_weights(straight, train(tiny_data, TINY_MODEL, p, tmp_path / "b"))
+    resumed = train(tiny_data, TINY_MODEL, p, tmp_path / "b")
+    assert_same_weights(straight[0], resumed[0])
+    assert straight[1] == resumed[1]
 
 
 @pytest.mark.slow
@@ -60,6 +63,6 @@ def test_ddp_on_two_cpu_processes_matches_one_process(tmp_path):
         env={"PYTHONPATH": str(REPO)},
     )
     ddp = load_file(tmp_path / "weights.safetensors")
-    single = train(processed(data_folder(tmp_path)), TINY_MODEL, DDP_TRAIN, tmp_path / "single")
+    single, _ = train(processed(data_folder(tmp_path)), TINY_MODEL, DDP_TRAIN, tmp_path / "single")
     for name, weight in single.state_dict().items():
         torch.testing.assert_close(ddp[name], weight, rtol=0, atol=1e-3, msg=name)

@@ -11,7 +11,7 @@ from tasks.vision.preprocess import Images, PreprocessParams
 from tasks.vision.train import TrainParams
 
 TINY_MODEL = ModelParams(architecture="resnet18")
-TINY_TRAIN = TrainParams(epochs=4, batch_size=32, lr=0.05)
+TINY_TRAIN = TrainParams(max_epochs=4, batch_size=32, lr=0.05)
 
 
 @pytest.fixture(scope="session")

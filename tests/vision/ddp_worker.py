@@ -21,7 +21,7 @@ if __name__ == "__main__":
     (root / "processed").mkdir()
     preprocess.write(root / "raw", PreprocessParams(), root / "processed")
     data = {s: preprocess.load(root / "processed", s) for s in ("train", "val")}
-    model = train(
+    model, _ = train(
         subset(data["train"], 640), data["val"], CLASSES, TINY_MODEL, TINY_TRAIN, out / "ckpt"
     )
     assert PartialState().num_processes == 2  # the ranks really joined one group

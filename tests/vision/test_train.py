@@ -3,8 +3,9 @@ import pytest
 import torch
 
 from tasks.vision.classify import predict_proba
+from tasks.vision.preprocess import Sizes
 from tasks.vision.train import TrainParams, load_model, save_model, train
-from tests.conftest import assert_same_weights
+from tests.conftest import assert_same_weights, stops_after
 from tests.vision.conftest import TINY_MODEL, TINY_TRAIN, subset
 
 CLASSES = [str(d) for d in range(10)]
@@ -15,23 +16,26 @@ def accuracy(model, images) -> float:
 
 
 def test_training_on_tiny_data_is_well_above_chance(digits, tmp_path):
-    model = train(
+    model, _ = train(
         subset(digits["train"], 640), digits["val"], CLASSES, TINY_MODEL, TINY_TRAIN, tmp_path
     )
     assert accuracy(model, digits["test"]) > 0.4  # chance is 0.1
-    save_model(model, TINY_MODEL, CLASSES, tmp_path)
-    loaded, classes = load_model(tmp_path)
-    assert classes == CLASSES
+    sizes = Sizes(32, 36, photos=False)
+    save_model(model, TINY_MODEL, CLASSES, sizes, tmp_path)
+    loaded, classes, loaded_sizes = load_model(tmp_path)
+    assert classes == CLASSES and loaded_sizes == sizes
     x = torch.from_numpy(np.array(digits["test"].images[:4]))
     np.testing.assert_array_equal(predict_proba(model, x.numpy()), predict_proba(loaded, x.numpy()))
 
 
 def test_resume_after_a_stop_matches_an_uninterrupted_run(digits, tmp_path):
-    data, p = subset(digits["train"], 128), TrainParams(epochs=2, batch_size=32)
+    data, p = subset(digits["train"], 128), TrainParams(max_epochs=2, batch_size=32)
     straight = train(data, digits["val"], CLASSES, TINY_MODEL, p, tmp_path / "a")
-    assert train(data, digits["val"], CLASSES, TINY_MODEL, p, tmp_path / "b", stop_after=1) is None
+    with stops_after(1):
+        train(data, digits["val"], CLASSES, TINY_MODEL, p, tmp_path / "b")
     resumed = train(data, digits["val"], CLASSES, TINY_MODEL, p, tmp_path / "b")
-    assert_same_weights(straight, resumed)
+    assert_same_weights(straight[0], resumed[0])
+    assert straight[1] == resumed[1]
 
 
 @pytest.mark.slow
