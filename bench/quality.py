@@ -53,6 +53,9 @@ CASES = (
         (
             "medical.ingest.source={data}/medical/retinamnist/retinamnist.npz",
             "medical.ingest.positive_from=1",
+            "medical.ingest.color=true",
+            "medical.train.lr=0.0003",
+            "medical.train.patience=10",
         ),
         "auc",
         0.80,
@@ -75,6 +78,7 @@ CASES = (
         (
             "text.ingest.source={data}/text/youtube-spam-collection/*.csv",
             "text.ingest.columns={text: CONTENT, label: CLASS}",
+            "text.model.name_or_path=all-MiniLM-L6-v2",
         ),
         "accuracy",
         0.95,

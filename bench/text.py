@@ -11,7 +11,8 @@ from bench.epochs import fixed_epochs
 from models.text import ModelParams, build_model
 from tasks.common.params import load_params, parse
 from tasks.common.paths import domain_paths
-from tasks.text.train import Data, TrainParams, load_data, train
+from tasks.common.training import learning_rate
+from tasks.text.train import RATES, Data, TrainParams, load_data, train
 
 SEED_BATCH = 32
 
@@ -61,7 +62,9 @@ def throughput(ws: Path) -> tuple[float, float]:
 
     torch.manual_seed(p.seed)
     model = build_model(model_params, data.tokenizer, data.labels)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=p.lr)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=learning_rate(p.lr, model_params.name_or_path is not None, RATES)
+    )
     start = time.perf_counter()
     done = sum(seed_style_epoch(data, model, optimizer) for _ in range(p.max_epochs))
     return ours, done / (time.perf_counter() - start)

@@ -9,12 +9,13 @@ from torch.utils.data import DataLoader
 from torchvision import datasets, transforms
 
 from bench.epochs import fixed_epochs
-from models.vision import MEAN, STD, ModelParams, build_model
+from models.vision import MEAN, STD, ModelParams, build_model, resolve
 from tasks.common.params import load_params, parse
 from tasks.common.paths import domain_paths
+from tasks.common.training import learning_rate
 from tasks.vision import preprocess
 from tasks.vision.ingest import IMAGES
-from tasks.vision.train import TrainParams, train
+from tasks.vision.train import RATES, TrainParams, train
 
 SEED_BATCH = 32
 EPOCHS = 2  # each side's warm-up is the same, and the figure is per image
@@ -52,9 +53,10 @@ def seed_style_epoch(folder: Path, size: int, model, optimizer) -> int:
 def throughput(ws: Path) -> tuple[float, float]:
     """Training images per second: (ours, seed-style), on the clone's data."""
     params = load_params(ws)["vision"]
-    model_params = parse(ModelParams, params["model"], "vision.model")
-    p = fixed_epochs(parse(TrainParams, params["train"], "vision.train"), EPOCHS)
     paths = domain_paths("vision", ws)
+    photos = preprocess.load_sizes(paths.processed).photos
+    model_params = resolve(parse(ModelParams, params["model"], "vision.model"), photos)
+    p = fixed_epochs(parse(TrainParams, params["train"], "vision.train"), EPOCHS)
     classes = preprocess.load_classes(paths.processed)
     train_set, val_set = (preprocess.load(paths.processed, s) for s in ("train", "val"))
 
@@ -66,7 +68,11 @@ def throughput(ws: Path) -> tuple[float, float]:
 
     torch.manual_seed(p.seed)
     model = build_model(model_params, len(classes)).to(memory_format=torch.contiguous_format)
-    optimizer = torch.optim.SGD(model.parameters(), lr=p.lr, momentum=p.momentum)
+    optimizer = torch.optim.SGD(
+        model.parameters(),
+        lr=learning_rate(p.lr, model_params.weights is not None, RATES),
+        momentum=p.momentum,
+    )
     size = train_set.images.shape[-1]
     start = time.perf_counter()
     # the seed trains on every image ingest wrote; ours on the train split only

@@ -50,16 +50,20 @@ def backbone(x, cfg: ScreeningConfig, size: int):
         build = getattr(keras.applications, cfg.architecture)
     except AttributeError as e:
         raise InputError(f"unknown medical.model.architecture {cfg.architecture!r}") from e
-    x = layers.Concatenate()([x, x, x])  # grayscale to the three channels backbones expect
+    if x.shape[-1] == 1:
+        x = layers.Concatenate()([x, x, x])  # grayscale to the three channels backbones expect
     net = build(include_top=False, weights=None, input_shape=(size, size, 3), pooling="avg")
     if cfg.weights:
         net.load_weights(cfg.weights)
     return net(x)
 
 
-def build_screening_model(cfg: ScreeningConfig, size: int, seed: int = 0) -> keras.Model:
-    """Input: (size, size, 1) uint8 scans, 0-255; output: the probability of a finding."""
-    inputs = keras.Input((size, size, 1), name="scan")
+def build_screening_model(
+    cfg: ScreeningConfig, size: int, seed: int = 0, channels: int = 1
+) -> keras.Model:
+    """Input: (size, size, channels) uint8 scans, 0-255, gray (1) or RGB (3); output: the
+    probability of a finding."""
+    inputs = keras.Input((size, size, channels), name="scan")
     x = layers.Rescaling(1 / 255)(inputs)
     if cfg.augment:
         x = augmentation(seed)(x)

@@ -9,7 +9,6 @@ code loads and saves standard checkpoints that `AutoModelForSequenceClassificati
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 import transformers
 from transformers import (
@@ -154,12 +153,6 @@ def build_model(
     if p.trainable_layers is not None:
         freeze_below(model, p.trainable_layers)
     return model
-
-
-def load_classifier(folder: Path) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """A trained model folder, as `save_pretrained` wrote it."""
-    model = AutoModelForSequenceClassification.from_pretrained(folder)
-    return model.eval(), with_padding(AutoTokenizer.from_pretrained(folder))
 
 
 def first_line(e: Exception) -> str:

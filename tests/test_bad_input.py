@@ -242,7 +242,7 @@ CASES = [
 ]
 
 
-def edit_by_hand(ws, dotted: str, value: str) -> None:
+def edit_by_hand(ws, dotted: str, value: object) -> None:
     """As a user with an editor (or `dvc exp run -S`) would: no --set validation first."""
     from ruamel.yaml import YAML
 
@@ -290,3 +290,22 @@ def test_bad_input_fails_in_one_line_and_keeps_lock_model_and_registry(reproduce
     finally:  # put the shared clone back: DVC removed the failed stage's outputs first
         (ws / PARAMS_FILE).write_text(params)
         sh("dvc", "checkout", cwd=ws)
+
+
+@pytest.mark.parametrize(
+    ("dotted", "value"), [("recsys.train.patience", 0), ("vision.train.max_epochs", -1)]
+)
+def test_stopping_params_below_one_are_named_and_nothing_is_written(reproduced, dotted, value):
+    ws = reproduced
+    domain = dotted.split(".")[0]
+    before = state(ws, domain)
+    params = (ws / PARAMS_FILE).read_text()
+    edit_by_hand(ws, dotted, value)
+    try:
+        direct = sh("verticals", "stage", domain, "train", cwd=ws, check=False)
+        assert direct.returncode == 2
+        [line] = direct.stderr.strip().splitlines()
+        assert line == f"error: params.yaml: {dotted} is {value}; it must be at least 1"
+        assert state(ws, domain) == before
+    finally:
+        (ws / PARAMS_FILE).write_text(params)

@@ -27,7 +27,8 @@ def test_a_deployment_naming_an_unknown_domain_is_refused(tmp_path):
     spec = yaml.safe_load((REPO / "prefect.yaml").read_text())
     spec["deployments"][0]["parameters"]["domain"] = "finance"
     (tmp_path / "prefect.yaml").write_text(yaml.safe_dump(spec))
-    with pytest.raises(InputError, match="deployment 'recsys': unknown domain 'finance'"):
+    first = spec["deployments"][0]["name"]
+    with pytest.raises(InputError, match=f"deployment '{first}': unknown domain 'finance'"):
         load_deployments(tmp_path)
 
 

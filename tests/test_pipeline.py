@@ -72,9 +72,12 @@ def test_metrics_and_plots_show(reproduced, tmp_path):
         assert 0 <= text[key] <= 1
     assert text["accuracy"] > 2 * text["baseline_accuracy"]
     vision = next(iter(metrics.values()))["data"]["reports/vision/metrics.json"]["data"]
-    for key in ("accuracy", "top5_accuracy", "baseline_accuracy", "accuracy_0", "accuracy_9"):
+    for key in ("accuracy", "top5_accuracy", "baseline_accuracy", "f1_macro", "recall_9"):
         assert 0 <= vision[key] <= 1
     assert vision["top5_accuracy"] >= vision["accuracy"] > 3 * vision["baseline_accuracy"]
+    for domain in (values, medical, text, vision):  # each says how its training ended
+        assert 1 <= domain["best_epoch"] <= domain["epochs_run"]
+        assert domain["stopped"].startswith(("no val_", "reached max_epochs"))
     sh("dvc", "plots", "show", "-o", str(tmp_path / "plots"), cwd=reproduced)
     html = (tmp_path / "plots" / "index.html").read_text()
     for plot in (

@@ -54,6 +54,11 @@ def model_and_train_params(paths: DomainPaths, declared: dict[str, type]) -> tup
     return model, train
 
 
+def learning_rate(lr: float | None, pretrained: bool, rates: tuple[float, float]) -> float:
+    """The params' rate, or with null the domain's default: (from scratch, fine-tuning)."""
+    return lr if lr is not None else rates[pretrained]
+
+
 def fingerprint(model_params: Any, train_params: Any, *data: np.ndarray) -> dict:
     """What a checkpoint must match to be resumed: the params and a digest of the data."""
     digest = hashlib.sha256()

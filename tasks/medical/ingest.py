@@ -1,4 +1,5 @@
-"""Scans in, one Parquet table out: id, label, split, height, width and uint8 pixels.
+"""Scans in, one Parquet table out: id, label, split, height, width, channels and uint8 pixels
+(gray, or RGB with `color`).
 
 Sources: the default generator, a MedMNIST-style .npz, a DICOM folder with a labels CSV, or a
 folder of PNG/JPEG files in class sub-folders. Each may be a local path or (npz) a URL.
@@ -60,6 +61,7 @@ class IngestParams:
     labels: str = "labels.csv"  # DICOM: a CSV of file,label[,split] inside the folder
     classes: tuple[str, ...] = ("negative", "positive")  # image folders: negative first
     positive_from: int | None = None  # graded labels (e.g. DR 0-4): this grade and up are positive
+    color: bool = False  # keep RGB (fundus photos, skin) instead of reading scans as gray
     window: Window = Window()
     synthetic: Synthetic = Synthetic()
 
@@ -121,14 +123,21 @@ def check_labels(labels: np.ndarray, source: str, positive_from: int | None) -> 
     return (labels if positive_from is None else labels >= positive_from).astype(np.int8)
 
 
-def to_gray(images: np.ndarray, where: str) -> np.ndarray:
-    """(N, H, W) or RGB (N, H, W, C) scans of any numeric dtype -> (N, H, W) uint8."""
-    if images.ndim not in (3, 4):
-        raise InputError(f"{where}: {images.ndim}-D array {images.shape}: want (N, H, W[, C])")
+def to_pixels(images: np.ndarray, where: str) -> np.ndarray:
+    """(N, H, W) or RGB (N, H, W, 3) scans of any numeric dtype -> uint8, channels kept."""
+    if images.ndim not in (3, 4) or (images.ndim == 4 and images.shape[-1] not in (1, 3)):
+        raise InputError(f"{where}: array of shape {images.shape}: want (N, H, W[, 1 or 3])")
     pixels = to_uint8(images, where)
-    if pixels.ndim == 4:  # RGB MedMNIST sets
-        return pixels.mean(axis=-1).round().astype(np.uint8)
-    return pixels
+    return pixels[..., 0] if pixels.ndim == 4 and pixels.shape[-1] == 1 else pixels
+
+
+def to_channels(image: np.ndarray, channels: int) -> np.ndarray:
+    """An (H, W) gray or (H, W, 3) RGB scan as (H, W, channels): gray is repeated, RGB
+    averaged (as MedMNIST's RGB sets are read in gray)."""
+    gray = image.ndim == 2
+    if channels == 3:
+        return np.repeat(image[..., None], 3, axis=-1) if gray else image
+    return (image if gray else image.mean(axis=-1).round().astype(np.uint8))[..., None]
 
 
 def npz_array(arrays, key: str, source: str) -> np.ndarray:
@@ -156,7 +165,7 @@ def read_npz(
     ids, images, labels, splits = [], [], [], []
     for split in SPLITS:
         key = f"{split}_images"
-        imgs = to_gray(npz_array(arrays, key, source), f"{source} {key}")
+        imgs = to_pixels(npz_array(arrays, key, source), f"{source} {key}")
         key = f"{split}_labels"
         labels.append(
             check_labels(npz_array(arrays, key, source), f"{source} {key}", positive_from)
@@ -226,7 +235,7 @@ def read_image_folder(folder: Path, p: IngestParams, limits: Limits) -> Scans:
             f"{folder}: unknown class folder(s) {unknown}; "
             f"medical.ingest.classes is {list(p.classes)}"
         )
-    images = [decode_image(path, "L", limits) for path, _ in files]
+    images = [decode_image(path, "RGB" if p.color else "L", limits) for path, _ in files]
     labels = np.array([p.classes.index(c) for _, c in files], dtype=np.int8)
     return Scans(
         [file_name(path.relative_to(folder)) for path, _ in files],
@@ -250,23 +259,23 @@ def load(p: IngestParams, limits: Limits = DEFAULT_LIMITS) -> Scans:
     return read_image_folder(folder, p, limits)
 
 
-def to_table(scans: Scans, source: str) -> pa.Table:
+def to_table(scans: Scans, source: str, channels: int = 1) -> pa.Table:
     if not scans.ids:
         raise InputError(f"{source}: no scans")
     if len(np.unique(scans.labels)) < 2:
         raise InputError(
             f"{source}: every scan has label {scans.labels[0]}; screening needs both 0 and 1"
         )
+    images = [to_channels(image, channels) for image in scans.images]
     return pa.table(
         {
             "id": scans.ids,
             "label": pa.array(scans.labels, pa.int8()),
             "split": pa.array(scans.splits, pa.string()),
-            "height": [im.shape[0] for im in scans.images],
-            "width": [im.shape[1] for im in scans.images],
-            "pixels": pa.array(
-                [np.ascontiguousarray(im).tobytes() for im in scans.images], pa.binary()
-            ),
+            "height": [im.shape[0] for im in images],
+            "width": [im.shape[1] for im in images],
+            "channels": [im.shape[2] for im in images],
+            "pixels": pa.array([np.ascontiguousarray(im).tobytes() for im in images], pa.binary()),
         }
     )
 
@@ -278,7 +287,7 @@ PARAMS = {"ingest": IngestParams}
 def run(paths: DomainPaths) -> None:
     p = stage_params(paths.root, IngestParams, "medical.ingest")
     scans = load(p, load_limits(paths.root))
-    table = to_table(scans, p.source)
+    table = to_table(scans, p.source, 3 if p.color else 1)
     with atomic_path(paths.raw / OUTPUT) as tmp:
         pq.write_table(table, tmp)
     positive = int(scans.labels.sum())

@@ -9,14 +9,16 @@ from tasks.common.images import decode_image, visible_files
 from tasks.common.io import file_name
 from tasks.common.limits import DEFAULT_LIMITS, Limits
 from tasks.common.splits import SPLITS
-from tasks.medical.ingest import Window, npz_array, read_dicom, to_gray
+from tasks.medical.ingest import Window, npz_array, read_dicom, to_pixels
 
 DICOM_SUFFIXES = (".dcm", ".dicom")
 
 
 def read_inputs(
-    source: str, window: Window, limits: Limits = DEFAULT_LIMITS
+    source: str, window: Window, limits: Limits = DEFAULT_LIMITS, mode: str = "L"
 ) -> tuple[list[str], list[np.ndarray]]:
+    """(ids, scans): image files decoded in `mode` ("L" or "RGB", as the model was trained),
+    DICOM through the window, .npz arrays as they are."""
     path = Path(source)
     if path.suffix == ".npz":
         try:
@@ -34,7 +36,7 @@ def read_inputs(
             )
         ids, images = [], []
         for key in keys:
-            stack = to_gray(npz_array(arrays, key, str(path)), f"{path} {key}")
+            stack = to_pixels(npz_array(arrays, key, str(path)), f"{path} {key}")
             ids += [f"{key}/{i}" for i in range(len(stack))]
             images += list(stack)
         return ids, images
@@ -47,7 +49,7 @@ def read_inputs(
     images = [
         read_dicom(f, window)
         if f.suffix.lower() in DICOM_SUFFIXES
-        else decode_image(f, "L", limits)
+        else decode_image(f, mode, limits)
         for f in files
     ]
     return names, images

@@ -30,8 +30,9 @@ def main(paths: DomainPaths, args: argparse.Namespace) -> str:
     threshold = record["metrics"]["threshold"]
     # DICOM scans get the window the model was trained with
     window = parse(Window, record["params"]["ingest"]["window"], "medical.ingest.window")
-    ids, images = read_inputs(args.input, window, load_limits(paths.root))
-    rows = Predictor.load(folder, record).predict(images)
+    predictor = Predictor.load(folder, record)
+    ids, images = read_inputs(args.input, window, load_limits(paths.root), predictor.mode)
+    rows = predictor.predict(images)
     preds = pd.DataFrame(rows, columns=["probability", "label"])
     preds.insert(0, "id", ids)
     with atomic_path(Path(args.output)) as tmp:

@@ -1,5 +1,5 @@
-"""The medical inference contract: a model folder loaded once, then batches of grayscale scans
-(uint8, any size) -> calibrated probability and the label at the registered threshold.
+"""The medical inference contract: a model folder loaded once, then batches of scans (uint8,
+gray or RGB, any size) -> calibrated probability and the label at the registered threshold.
 `verticals predict` and the API both go through it."""
 
 from dataclasses import dataclass
@@ -11,6 +11,7 @@ import numpy as np
 from tasks.common.images import resize
 from tasks.common.io import read_json
 from tasks.medical.evaluate import calibrate
+from tasks.medical.ingest import to_channels
 from tasks.medical.train import CONFIG, load_model
 
 BATCH = 256
@@ -20,26 +21,33 @@ BATCH = 256
 class Predictor:
     model: keras.Model
     size: int  # the model's input side; other sizes are resized
+    channels: int  # 1 (gray) or 3 (RGB): scans are converted to it
     slope: float  # Platt calibration, fitted on validation at evaluate
     intercept: float
     threshold: float  # chosen on validation for the target sensitivity
 
     @classmethod
     def load(cls, folder: Path, record: dict) -> "Predictor":
-        metrics = record["metrics"]
+        metrics, config = record["metrics"], read_json(folder / CONFIG)
         return cls(
             load_model(folder),
-            read_json(folder / CONFIG)["size"],
+            config["size"],
+            config.get("channels", 1),
             # versions registered before calibration chose their threshold on raw probabilities
             metrics.get("calibration_slope", 1.0),
             metrics.get("calibration_intercept", 0.0),
             metrics["threshold"],
         )
 
+    @property
+    def mode(self) -> str:
+        """How image files are decoded for this model, as its training data was."""
+        return "RGB" if self.channels == 3 else "L"
+
     def predict(self, images: list[np.ndarray]) -> list[dict]:
         if not images:
             return []
-        batch = np.stack([resize(image, self.size) for image in images])[..., None]
+        batch = np.stack([to_channels(resize(image, self.size), self.channels) for image in images])
         raw = self.model.predict(batch, batch_size=BATCH, verbose=0).reshape(-1)
         probs = calibrate(raw, self.slope, self.intercept)
         return [{"probability": float(p), "label": int(p >= self.threshold)} for p in probs]

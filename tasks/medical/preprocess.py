@@ -31,16 +31,20 @@ class PreprocessParams:
 
 @dataclass(frozen=True)
 class Arrays:
-    images: np.ndarray  # (N, size, size, 1) uint8
+    images: np.ndarray  # (N, size, size, channels) uint8: 1 gray, 3 RGB
     labels: np.ndarray  # (N,) int8
 
 
 def decode(table: pa.Table, size: int) -> np.ndarray:
-    """Raw pixel bytes -> (N, size, size, 1) uint8, resized where needed."""
-    columns = (table[c].to_pylist() for c in ("pixels", "height", "width"))
-    rows = zip(*columns, strict=True)
-    images = [resize(np.frombuffer(px, np.uint8).reshape(h, w), size) for px, h, w in rows]
-    return np.stack(images)[..., None]
+    """Raw pixel bytes -> (N, size, size, channels) uint8, resized where needed."""
+    channels = table["channels"].to_pylist() if "channels" in table.column_names else None
+    columns = [table[c].to_pylist() for c in ("pixels", "height", "width")]
+    images = []
+    for n, (px, h, w) in enumerate(zip(*columns, strict=True)):
+        c = channels[n] if channels else 1
+        pixels = np.frombuffer(px, np.uint8).reshape(h, w, c)
+        images.append(resize(pixels[..., 0] if c == 1 else pixels, size).reshape(size, size, c))
+    return np.stack(images)
 
 
 def split_arrays(

@@ -159,7 +159,7 @@ def train(
         print(f"resuming from the backup in {checkpoints}", flush=True)
     steps = -(-len(train.labels) // p.batch_size)
     with distribution().scope():
-        model = build_screening_model(cfg, train.images.shape[1], p.seed)
+        model = build_screening_model(cfg, train.images.shape[1], p.seed, train.images.shape[-1])
         model.compile(
             optimizer=keras.optimizers.Adam(
                 keras.optimizers.schedules.CosineDecay(p.lr, steps * p.max_epochs)
@@ -194,13 +194,14 @@ def train(
 def save_model(model: keras.Model, cfg: ScreeningConfig, folder: Path) -> None:
     """Weights as safetensors (byte-stable, no pickle) and the config that rebuilds the net."""
     save_file({f"{i:04d}": np.asarray(w) for i, w in enumerate(model.weights)}, folder / WEIGHTS)
-    write_json(folder / CONFIG, {"size": model.input_shape[1], **dataclasses.asdict(cfg)})
+    size, channels = model.input_shape[1], model.input_shape[-1]
+    write_json(folder / CONFIG, {"size": size, "channels": channels, **dataclasses.asdict(cfg)})
 
 
 def load_model(folder: Path) -> keras.Model:
     meta = read_json(folder / CONFIG)
-    size = meta.pop("size")
-    model = build_screening_model(ScreeningConfig(**meta), size)
+    size, channels = meta.pop("size"), meta.pop("channels", 1)
+    model = build_screening_model(ScreeningConfig(**meta), size, channels=channels)
     weights = load_file(folder / WEIGHTS)
     for i, w in enumerate(model.weights):
         w.assign(weights[f"{i:04d}"])

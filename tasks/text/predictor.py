@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from models.text import load_classifier
 from tasks.text.classify import predict_proba
+from tasks.text.train import load_model
 
 BATCH = 128
 
@@ -20,7 +20,7 @@ class Predictor:
 
     @classmethod
     def load(cls, folder: Path, record: dict) -> "Predictor":
-        return cls(*load_classifier(folder))
+        return cls(*load_model(folder))
 
     def predict(self, texts: list[str]) -> list[dict]:
         if not texts:

@@ -24,20 +24,28 @@ from tasks.common.runtime import (
     seed_everything,
     shard,
 )
-from tasks.common.training import described, fingerprint, model_and_train_params, write_summary
+from tasks.common.training import (
+    described,
+    fingerprint,
+    learning_rate,
+    model_and_train_params,
+    write_summary,
+)
 from tasks.text import preprocess
 from tasks.text.batches import collate, training_batches
 from tasks.text.classify import predict_proba
 from tasks.text.preprocess import TOKENIZER, Encoded
 
+RATES = (1e-3, 5e-5)  # the default learning rate: from scratch, fine-tuning a checkpoint
+
 
 @dataclass(frozen=True)
 class TrainParams:
-    max_epochs: int = 10
+    max_epochs: int = 6  # also the length of the linear warmup-and-decay schedule
     patience: int = 2  # epochs without a better validation macro F1 before stopping
     batch_size: int = 32  # the global batch, shared out among DDP processes
     grad_accum: int = 1  # batches per optimizer step
-    lr: float = 0.001
+    lr: float | None = None  # null: 1e-3 from scratch, 5e-5 fine-tuning a pretrained checkpoint
     weight_decay: float = 0.01
     warmup_fraction: float = 0.1  # of all optimizer steps (over max_epochs)
     max_grad_norm: float = 1.0
@@ -62,7 +70,9 @@ def validation_f1_macro(data: Data, model: PreTrainedModel) -> dict[str, float]:
     return {"val_f1_macro": float(f1_score(data.val.labels, predicted, average="macro"))}
 
 
-def make_optimizer(model: PreTrainedModel, p: TrainParams) -> torch.optim.Optimizer:
+def make_optimizer(
+    model: PreTrainedModel, p: TrainParams, pretrained: bool
+) -> torch.optim.Optimizer:
     """AdamW without weight decay on biases and norms, as in GPT-2's and BERT's recipes;
     frozen weights are left out."""
     weights = [w for w in model.parameters() if w.requires_grad]
@@ -70,7 +80,7 @@ def make_optimizer(model: PreTrainedModel, p: TrainParams) -> torch.optim.Optimi
         {"params": [w for w in weights if w.ndim >= 2], "weight_decay": p.weight_decay},
         {"params": [w for w in weights if w.ndim < 2], "weight_decay": 0.0},
     ]
-    return torch.optim.AdamW(groups, lr=p.lr)
+    return torch.optim.AdamW(groups, lr=learning_rate(p.lr, pretrained, RATES))
 
 
 def train(
@@ -80,7 +90,7 @@ def train(
     acc = make_accelerator()
     seed_everything(p.seed)
     model = build_model(model_params, data.tokenizer, data.labels)
-    optimizer = make_optimizer(model, p)
+    optimizer = make_optimizer(model, p, pretrained=model_params.name_or_path is not None)
     lengths = data.train.lengths
     steps_per_epoch = max(len(lengths) // p.batch_size // p.grad_accum, 1)
     total_steps = steps_per_epoch * p.max_epochs
@@ -114,6 +124,14 @@ def train(
         checkpoints=checkpoints,
         live_dir=live_dir,
     )
+
+
+def load_model(folder: Path) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """A trained model folder, as `save_pretrained` wrote it, with its tokenizer."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    model = AutoModelForSequenceClassification.from_pretrained(folder)
+    return model.eval(), with_padding(AutoTokenizer.from_pretrained(folder))
 
 
 def load_data(processed: Path) -> Data:

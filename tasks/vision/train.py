@@ -24,13 +24,20 @@ from tasks.common.errors import InputError
 from tasks.common.io import atomic_dir, read_json, write_json
 from tasks.common.paths import DomainPaths
 from tasks.common.runtime import Trainable, clear_checkpoints, fit, make_accelerator, shard
-from tasks.common.training import described, fingerprint, model_and_train_params, write_summary
+from tasks.common.training import (
+    described,
+    fingerprint,
+    learning_rate,
+    model_and_train_params,
+    write_summary,
+)
 from tasks.vision import preprocess
 from tasks.vision.classify import predict_proba
 from tasks.vision.preprocess import Images, Sizes
 
 WEIGHTS, CONFIG = "model.safetensors", "model.json"
 OPTIMIZERS = ("sgd", "adamw")
+RATES = (0.05, 0.005)  # the default learning rate: from scratch, fine-tuning pretrained weights
 
 
 @dataclass(frozen=True)
@@ -45,7 +52,7 @@ class TrainParams:
     patience: int = 3  # epochs without a better validation accuracy before stopping
     batch_size: int = 64  # the global batch, shared out among DDP processes
     optimizer: str = "sgd"  # or adamw
-    lr: float = 0.05
+    lr: float | None = None  # null: 0.05 from scratch, 0.005 fine-tuning pretrained weights
     momentum: float = 0.9
     weight_decay: float = 5e-4
     label_smoothing: float = 0.1
@@ -58,11 +65,12 @@ def augmentation(size: int, a: Augment) -> v2.Compose:
     return v2.Compose(steps + [v2.RandomHorizontalFlip()] if a.flip else steps)
 
 
-def make_optimizer(params, p: TrainParams) -> torch.optim.Optimizer:
+def make_optimizer(params, p: TrainParams, pretrained: bool) -> torch.optim.Optimizer:
+    lr = learning_rate(p.lr, pretrained, RATES)
     if p.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=p.lr, momentum=p.momentum, weight_decay=p.weight_decay)
+        return torch.optim.SGD(params, lr=lr, momentum=p.momentum, weight_decay=p.weight_decay)
     if p.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=p.lr, weight_decay=p.weight_decay)
+        return torch.optim.AdamW(params, lr=lr, weight_decay=p.weight_decay)
     raise InputError(f"vision.train.optimizer {p.optimizer!r}: choose from {', '.join(OPTIMIZERS)}")
 
 
@@ -91,7 +99,8 @@ def train(
     acc = make_accelerator()
     torch.manual_seed(p.seed)
     model = build_model(model_params, len(classes))
-    optimizer = make_optimizer([w for w in model.parameters() if w.requires_grad], p)
+    trainable = [w for w in model.parameters() if w.requires_grad]
+    optimizer = make_optimizer(trainable, p, pretrained=model_params.weights is not None)
     steps_per_epoch = len(train_set.labels) // p.batch_size
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
         optimizer, steps_per_epoch * p.max_epochs

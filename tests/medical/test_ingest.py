@@ -201,3 +201,40 @@ def test_an_undecodable_dicom_names_its_transfer_syntax(tmp_path):
     ds.save_as(path)
     with pytest.raises(InputError, match=r"cannot decode its pixels \(transfer syntax MPEG2"):
         read_dicom(path, Window())
+
+
+def graded_rgb_npz(path):
+    rng = np.random.default_rng(0)
+    arrays = {}
+    for split, n in (("train", 30), ("val", 10), ("test", 10)):
+        arrays[f"{split}_images"] = rng.integers(0, 256, (n, 8, 8, 3), dtype=np.uint8)
+        arrays[f"{split}_labels"] = (np.arange(n) % 5).reshape(-1, 1)  # grades 0-4
+    np.savez(path, **arrays)
+    return arrays
+
+
+def test_graded_labels_need_positive_from_and_then_become_0_1(tmp_path):
+    from tasks.medical.ingest import read_npz
+
+    arrays = graded_rgb_npz(tmp_path / "retina.npz")
+    with pytest.raises(InputError, match=r"label 2 is not 0 or 1 \(graded labels: set positive"):
+        read_npz(str(tmp_path / "retina.npz"))
+    scans = read_npz(str(tmp_path / "retina.npz"), positive_from=2)
+    assert scans.labels[:30].tolist() == (arrays["train_labels"].ravel() >= 2).tolist()
+
+
+def test_color_scans_keep_three_channels_through_preprocess_and_the_model(tmp_path):
+    from models.medical import ScreeningConfig, build_screening_model
+    from tasks.medical.ingest import read_npz, to_table
+    from tasks.medical.preprocess import PreprocessParams, prepare
+
+    arrays = graded_rgb_npz(tmp_path / "retina.npz")
+    scans = read_npz(str(tmp_path / "retina.npz"), positive_from=1)
+    color = prepare(to_table(scans, "x", channels=3), PreprocessParams(size=16), "x")
+    gray = prepare(to_table(scans, "x"), PreprocessParams(size=8), "x")
+    assert color["train"].images.shape == (30, 16, 16, 3)
+    assert gray["train"].images.shape == (30, 8, 8, 1)
+    expected = arrays["train_images"][0].mean(-1).round()  # MedMNIST's RGB read in gray
+    np.testing.assert_array_equal(gray["train"].images[0, ..., 0], expected)
+    model = build_screening_model(ScreeningConfig(), 16, channels=3)
+    assert model.predict(color["test"].images, verbose=0).shape == (10, 1)
