@@ -96,7 +96,7 @@ CASES = (
 
 
 def run_case(case: Case, tmp: Path) -> dict:
-    ws = clone_workspace(REPO, tmp / case.name.split()[0].lower())
+    ws = clone_workspace(REPO, tmp / f"{case.domain}-{CASES.index(case)}")
     apply_overrides(ws, [p.replace("{data}", str(REALDATA)) for p in case.params])
     commit_all(ws, case.name)
     start = time.perf_counter()

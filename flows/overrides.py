@@ -114,6 +114,10 @@ def validate(params: dict, domains: set[str]) -> None:
     """Parse every section the touched domains' stages read into their dataclasses; a source
     with credentials is refused here, before params.yaml could keep it."""
     limits = parse(Limits, section(params, LIMITS), LIMITS)
+    # The stage modules import their frameworks. Once TensorFlow is loaded (by this call or an
+    # earlier one in the process), torch's dynamo, which torch.optim loads lazily, segfaults on
+    # import: load it first.
+    import torch._dynamo  # noqa: F401
     for domain in sorted(domains):
         source = section(params, f"{domain}.ingest").get("source", "default")
         if source != "default":

@@ -77,3 +77,21 @@ def test_several_overrides_land_together_or_not_at_all(root):
     assert (root / "params.yaml").read_bytes() == before
     apply_overrides(root, ["recsys.train.max_epochs=3", "vision.train.max_epochs=2"])
     assert len(changed_lines(root)) == 2
+
+
+def test_overriding_a_keras_and_a_torch_domain_at_once_does_not_crash(tmp_path):
+    """In a fresh process, as `verticals run --set` is: TensorFlow's and torch's modules meet."""
+    import subprocess
+    import sys
+
+    (tmp_path / "params.yaml").write_text((REPO / "params.yaml").read_text())
+    code = (  # together, and one after the other in one process (as bench.quality does)
+        "import sys; from pathlib import Path; from flows.overrides import apply_overrides; "
+        "apply_overrides(Path(sys.argv[1]), ['medical.train.max_epochs=2', "
+        "'text.train.max_epochs=2']); apply_overrides(Path(sys.argv[1]), "
+        "['medical.train.patience=2']); apply_overrides(Path(sys.argv[1]), "
+        "['text.train.patience=3'])"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True)
+    assert proc.returncode == 0, proc.stderr[-500:]
+    assert "max_epochs: 2" in (tmp_path / "params.yaml").read_text()
