@@ -118,6 +118,7 @@ def validate(params: dict, domains: set[str]) -> None:
     # earlier one in the process), torch's dynamo, which torch.optim loads lazily, segfaults on
     # import: load it first.
     import torch._dynamo  # noqa: F401
+
     for domain in sorted(domains):
         source = section(params, f"{domain}.ingest").get("source", "default")
         if source != "default":
