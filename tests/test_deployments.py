@@ -51,7 +51,9 @@ def test_verticals_serve_registers_the_schedules_and_runs_a_deployment(
                 time.sleep(1)
             assert names >= {*DOMAINS, "all"}
             recsys = client.read_deployment_by_name("domain-pipeline/recsys")
-            assert [s.schedule.cron for s in recsys.schedules] == ["0 2 * * *"]
+            spec = yaml.safe_load((ws / "prefect.yaml").read_text())["deployments"]
+            [cron] = [d["schedules"][0]["cron"] for d in spec if d["name"] == "recsys"]
+            assert [s.schedule.cron for s in recsys.schedules] == [cron]
             assert all(s.active for s in recsys.schedules)
         run = run_deployment("domain-pipeline/recsys", timeout=300)
         assert run.state.is_completed(), run.state
