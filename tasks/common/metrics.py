@@ -15,9 +15,9 @@ def write_metrics(paths: DomainPaths, metrics: dict[str, Real | str]) -> None:
 
 
 def _rounded(value: Real | str) -> int | float | str:
-    if isinstance(value, str | Integral):
-        return value if isinstance(value, str) else int(value)
-    return round(float(value), 6)
+    if isinstance(value, str):
+        return value
+    return int(value) if isinstance(value, Integral) else round(float(value), 6)
 
 
 def describe(metrics: dict[str, Real | str]) -> str:

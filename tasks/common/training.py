@@ -114,9 +114,3 @@ def read_summary(model_folder: Path) -> dict:
     """The training summary, for metrics.json; empty for a model folder from before it."""
     path = model_folder / SUMMARY
     return read_json(path) if path.is_file() else {}
-
-
-def progress_line(epoch: int, max_epochs: int, logs: dict, samples_per_s: float, eta_s: float):
-    """One line per epoch (1-based `epoch`), through the stage's log to the Prefect UI."""
-    shown = " ".join(f"{k}={v:.4f}" for k, v in logs.items())
-    return f"epoch {epoch}/{max_epochs} {shown} {samples_per_s:,.0f} samples/s eta<={eta_s:.0f}s"

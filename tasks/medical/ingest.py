@@ -1,5 +1,5 @@
-"""Scans in, one Parquet table out: id, label, split, height, width, channels and uint8 pixels
-(gray, or RGB with `color`).
+"""Scans in, one Parquet table out: id, label, split, height, width and uint8 pixels (gray, or
+RGB with `color`: 3 bytes a pixel).
 
 Sources: the default generator, a MedMNIST-style .npz, a DICOM folder with a labels CSV, or a
 folder of PNG/JPEG files in class sub-folders. Each may be a local path or (npz) a URL.
@@ -274,7 +274,6 @@ def to_table(scans: Scans, source: str, channels: int = 1) -> pa.Table:
             "split": pa.array(scans.splits, pa.string()),
             "height": [im.shape[0] for im in images],
             "width": [im.shape[1] for im in images],
-            "channels": [im.shape[2] for im in images],
             "pixels": pa.array([np.ascontiguousarray(im).tobytes() for im in images], pa.binary()),
         }
     )

@@ -37,11 +37,10 @@ class Arrays:
 
 def decode(table: pa.Table, size: int) -> np.ndarray:
     """Raw pixel bytes -> (N, size, size, channels) uint8, resized where needed."""
-    channels = table["channels"].to_pylist() if "channels" in table.column_names else None
     columns = [table[c].to_pylist() for c in ("pixels", "height", "width")]
     images = []
-    for n, (px, h, w) in enumerate(zip(*columns, strict=True)):
-        c = channels[n] if channels else 1
+    for px, h, w in zip(*columns, strict=True):
+        c = len(px) // (h * w)  # 1 gray or 3 RGB
         pixels = np.frombuffer(px, np.uint8).reshape(h, w, c)
         images.append(resize(pixels[..., 0] if c == 1 else pixels, size).reshape(size, size, c))
     return np.stack(images)

@@ -109,10 +109,9 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
             self.load(epoch)
 
     def on_epoch_end(self, epoch, logs=None):
-        improved = self.best_epoch
         super().on_epoch_end(epoch, logs)
         self.epochs_run = epoch + 1
-        if self.best_weights is not None and (self.best_epoch != improved or epoch == 0):
+        if self.best_weights is not None and self.best_epoch == epoch:  # this epoch is the best
             weights = {f"{i:04d}": np.asarray(w) for i, w in enumerate(self.best_weights)}
             save_file(weights, self.folder / f"best-{self.best_epoch}.safetensors")
         state = {"wait": self.wait, "best": self.best, "best_epoch": self.best_epoch}

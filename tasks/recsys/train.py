@@ -76,10 +76,10 @@ def train(
 
     def steps(epoch: int):
         rng = np.random.default_rng([p.seed, epoch])
-        samples = [torch.from_numpy(a) for a in epoch_samples(split, p.negatives_per_positive, rng)]
-        for start in range(0, len(samples[0]), p.batch_size):
-            mine = shard(np.arange(start, min(start + p.batch_size, len(samples[0]))), acc)
-            yield [tuple(t[mine].to(acc.device) for t in samples)]
+        samples = epoch_samples(split, p.negatives_per_positive, rng)
+        tensors = [torch.from_numpy(a).to(acc.device) for a in samples]  # once an epoch
+        for start in range(0, len(tensors[0]), p.batch_size):
+            yield [tuple(shard(t[start : start + p.batch_size], acc) for t in tensors)]
 
     return fit(
         acc,

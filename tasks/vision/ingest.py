@@ -74,12 +74,12 @@ def write_digits(folder: Path) -> list[Item]:
 def photo(label: str, rng: np.random.Generator) -> Image.Image:
     """A photo-like scene of mixed size: a lit gradient, texture, and one ball or box."""
     w, h = (int(v) for v in rng.integers(300, 501, 2))
-    yy, xx = np.mgrid[0:h, 0:w] / max(w, h)
-    light = rng.uniform(0.2, 0.8, 3) + rng.uniform(-0.4, 0.4, 3) * (xx + yy)[..., None]
+    py, px = np.mgrid[0:h, 0:w]
+    m = max(w, h)
+    light = rng.uniform(0.2, 0.8, 3) + rng.uniform(-0.4, 0.4, 3) * (px / m + py / m)[..., None]
     scene = np.clip(light + rng.normal(0, 0.05, (h, w, 3)), 0, 1)
     r = rng.uniform(0.12, 0.3) * min(w, h)
     cx, cy = rng.uniform(r, w - r), rng.uniform(r, h - r)
-    px, py = np.mgrid[0:h, 0:w][::-1]
     if label == "ball":
         inside = (px - cx) ** 2 + (py - cy) ** 2 < r**2
         shade = 1 - 0.5 * np.hypot(px - cx + r / 3, py - cy + r / 3) / (1.5 * r)
