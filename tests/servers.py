@@ -1,10 +1,12 @@
-"""Local Prefect and MLflow servers in child processes, for tests and benchmarks.
+"""Local Prefect, MLflow and `verticals api` servers in child processes, for tests and
+benchmarks.
 
 `make ui` and `make mlflow` start the same servers on ports 4200 and 5000; these take a free
 loopback port and a database of their own, so they never meet the developer's.
 """
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -75,3 +77,41 @@ def local_mlflow_server(home: Path):
         finally:
             server.terminate()
             server.wait(timeout=60)
+
+
+@contextmanager
+def local_api(ws: Path, *domains: str, env: dict | None = None):
+    """Yields the URL of `verticals api` serving `ws` (its log: ws/api.log), once ready."""
+    from flows.pipeline import stage_env
+
+    url = f"http://{HOST}:{free_port()}"
+    cmd = ["verticals", "api", *domains, "--port", url.rsplit(":", 1)[1]]
+    with (ws / "api.log").open("w") as log:
+        server = subprocess.Popen(
+            cmd,
+            cwd=ws,
+            env={**stage_env(), **(env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its model processes are stopped with it
+        )
+        try:
+            wait_until_healthy(f"{url}/readyz", server, timeout=300)
+        except RuntimeError:
+            raise RuntimeError((ws / "api.log").read_text()[-2000:]) from None
+        try:
+            yield url
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=60)
+
+
+def batch_requests(url: str, domain: str) -> tuple[float, float]:
+    """(requests, batches) a domain's model processes have predicted, from /metrics."""
+    found = {"sum": 0.0, "count": 0.0}
+    text = urllib.request.urlopen(f"{url}/metrics", timeout=30).read().decode()
+    for line in text.splitlines():
+        for part in found:
+            if line.startswith(f'verticals_api_batch_requests_{part}{{domain="{domain}"}}'):
+                found[part] = float(line.split()[-1])
+    return found["sum"], found["count"]

@@ -6,5 +6,9 @@ class InputError(Exception):
         super().__init__(str(message).replace("\r", "\\r").replace("\n", "\\n"))
 
 
+class TooLarge(InputError):
+    """Input over a size limit (an image's pixels, a text's length): the API answers 413."""
+
+
 class StageFailed(Exception):
     """A pipeline stage exited non-zero: the CLI prints why in one line and exits non-zero."""

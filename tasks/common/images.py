@@ -1,11 +1,12 @@
 """Image files in, arrays out, with an error that names the file when one is not an image."""
 
+import io
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from tasks.common.errors import InputError
+from tasks.common.errors import InputError, TooLarge
 from tasks.common.limits import DEFAULT_LIMITS, Limits
 
 # What PIL raises on a file that is not a whole, sane image (a decompression bomb included)
@@ -67,19 +68,40 @@ def oversized(image: Image.Image, limits: Limits) -> str | None:
     return None
 
 
-def decode_image(path: Path, mode: str, limits: Limits = DEFAULT_LIMITS) -> np.ndarray:
-    """Decode fully (so truncated files fail here, not later) into `mode` ("L" or "RGB")."""
+def in_memory(data: bytes, name: str) -> io.BytesIO:
+    """Bytes that arrived over HTTP, read like a file of that name."""
+    buffer = io.BytesIO(data)
+    buffer.name = name
+    return buffer
+
+
+def source_name(source: Path | str | io.BytesIO) -> str:
+    return source.name if isinstance(source, io.BytesIO) else str(source)
+
+
+def decode_image(
+    source: Path | io.BytesIO,
+    mode: str,
+    limits: Limits = DEFAULT_LIMITS,
+    formats: tuple[str, ...] | None = None,
+) -> np.ndarray:
+    """Decode fully (so truncated files fail here, not later) into `mode` ("L" or "RGB");
+    `formats` (PIL's names: JPEG, PNG) are the only ones accepted, when given."""
+    where = source_name(source)
     try:
-        with Image.open(path) as image:
+        with Image.open(source) as image:
+            if formats and image.format not in formats:
+                raise InputError(f"{where}: a {image.format} image, not {' or '.join(formats)}")
             if why := oversized(image, limits):
-                raise InputError(f"{path}: {why}")
+                raise TooLarge(f"{where}: {why}")
             if image.mode in (*WIDE_MODES, "F"):  # 16-bit or float grayscale
                 convert = to_uint8 if image.mode == "F" else wide_to_uint8
-                gray = convert(np.asarray(image), str(path))
+                gray = convert(np.asarray(image), where)
                 return gray if mode == "L" else np.repeat(gray[..., None], 3, axis=-1)
             return np.asarray(image.convert(mode))
     except UNREADABLE as e:
-        raise InputError(f"{path}: not a readable image ({e.__class__.__name__}: {e})") from e
+        why = str(e).replace(f" {source!r}", "")  # PIL names a file object by its repr
+        raise InputError(f"{where}: not a readable image ({e.__class__.__name__}: {why})") from e
 
 
 def resize(array: np.ndarray, size: int) -> np.ndarray:

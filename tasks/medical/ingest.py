@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 from scipy.ndimage import gaussian_filter
 
 from tasks.common.errors import InputError
-from tasks.common.images import class_folders, decode_image, to_uint8
+from tasks.common.images import class_folders, decode_image, source_name, to_uint8
 from tasks.common.io import atomic_path, file_name
 from tasks.common.limits import DEFAULT_LIMITS, Limits, load_limits
 from tasks.common.params import stage_params
@@ -182,12 +182,13 @@ def window_hu(hu: np.ndarray, window: Window) -> np.ndarray:
     return (np.clip((hu - low) / window.width, 0, 1) * 255).round().astype(np.uint8)
 
 
-def read_dicom(path: Path, window: Window) -> np.ndarray:
+def read_dicom(source: Path | io.BytesIO, window: Window) -> np.ndarray:
     import pydicom
     from pydicom.errors import InvalidDicomError
 
+    path = source_name(source)
     try:
-        ds = pydicom.dcmread(path)
+        ds = pydicom.dcmread(source)
     except (InvalidDicomError, OSError) as e:
         raise InputError(f"{path}: not a readable DICOM file ({e})") from e
     if "PixelData" not in ds:

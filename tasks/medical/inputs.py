@@ -1,17 +1,43 @@
 """Scans to screen, from a folder of PNG/JPEG/DICOM files or an .npz: (ids, uint8 images)."""
 
+import io
 from pathlib import Path
 
 import numpy as np
 
 from tasks.common.errors import InputError
-from tasks.common.images import decode_image, visible_files
+from tasks.common.images import decode_image, source_name, visible_files
 from tasks.common.io import file_name
 from tasks.common.limits import DEFAULT_LIMITS, Limits
 from tasks.common.splits import SPLITS
 from tasks.medical.ingest import Window, npz_array, read_dicom, to_pixels
 
 DICOM_SUFFIXES = (".dcm", ".dicom")
+DICOM_MAGIC = (128, b"DICM")  # after the preamble, in files written to the standard
+
+
+def is_dicom(source: Path | io.BytesIO) -> bool:
+    if Path(source_name(source)).suffix.lower() in DICOM_SUFFIXES:
+        return True
+    offset, magic = DICOM_MAGIC
+    if isinstance(source, Path):
+        with source.open("rb") as f:
+            head = f.read(offset + len(magic))
+    else:
+        head = source.getvalue()[: offset + len(magic)]
+    return head[offset:] == magic
+
+
+def trained_window(record: dict) -> Window:
+    """The DICOM window a registered version was trained with: its scans get the same."""
+    from tasks.common.params import parse
+
+    return parse(Window, record["params"]["ingest"]["window"], "medical.ingest.window")
+
+
+def read_scan(source: Path | io.BytesIO, window: Window, limits: Limits, mode: str) -> np.ndarray:
+    """One scan: DICOM through the window, an image file decoded in `mode`."""
+    return read_dicom(source, window) if is_dicom(source) else decode_image(source, mode, limits)
 
 
 def read_inputs(
@@ -46,10 +72,4 @@ def read_inputs(
     if not files:
         raise InputError(f"{path}: no files to screen")
     names = [file_name(f.relative_to(path)) for f in files]
-    images = [
-        read_dicom(f, window)
-        if f.suffix.lower() in DICOM_SUFFIXES
-        else decode_image(f, mode, limits)
-        for f in files
-    ]
-    return names, images
+    return names, [read_scan(f, window, limits, mode) for f in files]

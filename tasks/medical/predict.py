@@ -21,17 +21,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(paths: DomainPaths, args: argparse.Namespace) -> str:
     import pandas as pd
 
-    from tasks.common.params import parse
-    from tasks.medical.ingest import Window
-    from tasks.medical.inputs import read_inputs
+    from tasks.medical.inputs import read_inputs, trained_window
     from tasks.medical.predictor import Predictor  # TensorFlow loads only when predicting
 
     folder, record = open_registry(paths).fetch(args.model)
     threshold = record["metrics"]["threshold"]
-    # DICOM scans get the window the model was trained with
-    window = parse(Window, record["params"]["ingest"]["window"], "medical.ingest.window")
     predictor = Predictor.load(folder, record)
-    ids, images = read_inputs(args.input, window, load_limits(paths.root), predictor.mode)
+    limits = load_limits(paths.root)
+    ids, images = read_inputs(args.input, trained_window(record), limits, predictor.mode)
     rows = predictor.predict(images)
     preds = pd.DataFrame(rows, columns=["probability", "label"])
     preds.insert(0, "id", ids)

@@ -25,7 +25,6 @@ def main(paths: DomainPaths, args: argparse.Namespace) -> str:
     from tasks.common.images import decode_image
     from tasks.common.limits import load_limits
     from tasks.common.sources import fetched
-    from tasks.vision.ingest import problem
     from tasks.vision.predictor import Predictor
 
     folder, record = open_registry(paths).fetch(args.model)
@@ -45,12 +44,9 @@ def main(paths: DomainPaths, args: argparse.Namespace) -> str:
         files = visible_files(root)
         if not files:
             raise InputError(f"{args.input}: no images")
-        for path in files:
-            if why := problem(path, formats, limits):
-                raise InputError(f"{file_name(path.relative_to(root))}: {why}")
         for start in range(0, len(files), args.batch_size):
             chunk = files[start : start + args.batch_size]
-            rows += predictor.predict([decode_image(path, "RGB", limits) for path in chunk])
+            rows += predictor.predict([decode_image(p, "RGB", limits, formats) for p in chunk])
     preds = pd.DataFrame(rows, columns=["label", "probability", "top5", "top5_probability"])
     preds.insert(0, "file", [file_name(path.relative_to(root)) for path in files])
     with atomic_path(Path(args.output)) as tmp:
