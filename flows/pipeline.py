@@ -64,8 +64,19 @@ class DvcRun:
     last: str  # DVC's last line, e.g. "3 files pushed"
 
 
+# DVC's advice to a person at a terminal (`git add dvc.lock`, `dvc push`): the flow commits
+# nothing and pushes with --push, so these would repeat after every stage.
+HINTS = (
+    "To track the changes with git",
+    "git add ",
+    "To enable auto staging",
+    "dvc config core.autostage",
+    "Use `dvc push` to send your updates",
+)
+
+
 def run_dvc(args: list[str], root: str, log) -> DvcRun:
-    """A `dvc` command with every line of its output logged."""
+    """A `dvc` command with every line of its output logged, but its hints."""
     result = DvcRun(0, SKIPPED, None, False, "")
     # --wait-for-lock: a concurrent run holding DVC's repo lock is waited for
     with subprocess.Popen(
@@ -77,7 +88,7 @@ def run_dvc(args: list[str], root: str, log) -> DvcRun:
         env=stage_env(),
     ) as proc:
         for line in map(str.strip, proc.stdout):
-            if not line:
+            if not line or line.startswith(HINTS):
                 continue
             log(line)
             result.last = line
@@ -105,23 +116,28 @@ def one_repro_at_a_time(root: str):
 
 
 @task(task_run_name="{step}@{domain}")
-def stage(domain: str, step: str, root: str) -> str:
-    """Bring one stage up to date through DVC: RAN, RESTORED or SKIPPED."""
+def stage(domain: str, step: str, root: str) -> tuple[str, float]:
+    """Bring one stage up to date through DVC: (RAN, RESTORED or SKIPPED, its own seconds,
+    leaving out its turns behind other stages and waits for data another run was using)."""
+    start = time.perf_counter()
     logger = get_run_logger()
     target = f"{step}@{domain}"
     if up_to_date(root, target):
         logger.info(f"Stage '{target}' didn't change, skipping (dvc status)")
-        return SKIPPED
+        return SKIPPED, time.perf_counter() - start
     deadline = time.monotonic() + BUSY_WAIT_SECONDS
     repro = ["repro", "--single-item", target]
+    asked = time.perf_counter()
     with one_repro_at_a_time(root):
+        waited = time.perf_counter() - asked
         while (result := run_dvc(repro, root, logger.info)).busy and time.monotonic() < deadline:
             # DVC fails at once on data another run is using: wait, then let it decide again
             logger.info(f"{target}: its data is in use by another run here; waiting")
             time.sleep(BUSY_POLL_SECONDS)
+            waited += BUSY_POLL_SECONDS
     if result.code:
         raise StageFailed(f"{target} failed: {result.why or f'exit code {result.code}'}")
-    return result.outcome
+    return result.outcome, time.perf_counter() - start - waited
 
 
 @task(task_run_name="{action}@{domain}")
@@ -136,14 +152,17 @@ def sync(domain: str, action: str, root: str) -> str:
     return result.last
 
 
-def summarize(domain: str, root: Path, outcomes: dict[str, str], seconds: dict) -> dict:
+def summarize(
+    domain: str, root: Path, outcomes: dict[str, str], seconds: dict, waited: dict
+) -> dict:
     paths = domain_paths(domain, root)
     decision = read_json(paths.registration)
     metrics = read_json(paths.metrics)
     return {
         "domain": domain,
         "stages": outcomes,
-        "seconds": seconds,
+        "seconds": seconds,  # each stage's own time, its waits left out
+        "waited": waited,
         "metrics": {name: metrics[name] for name in decision["key_metrics"]},
         "version": decision["version"],
         "aliases": decision["aliases"],
@@ -189,15 +208,18 @@ def domain_pipeline(domain: str, root: str = ".", pull: bool = False, push: bool
     check_domain(domain)  # a deployment naming an unknown domain fails here, in one line
     if pull:
         sync(domain, "pull", root)
-    outcomes, seconds = {}, {}
+    outcomes, seconds, waited = {}, {}, {}
     for step in STEPS:
         start = time.perf_counter()
-        outcomes[step] = stage.with_options(**stage_options(domain, step, root))(domain, step, root)
-        seconds[step] = round(time.perf_counter() - start, 2)
+        run_stage = stage.with_options(**stage_options(domain, step, root))
+        outcomes[step], own = run_stage(domain, step, root)
+        seconds[step] = round(own, 2)
+        # the rest: queued for a GPU slot or a thread, turns behind other domains' stages
+        waited[step] = round(time.perf_counter() - start - own, 2)
     if push:
         sync(domain, "push", root)
     publish(domain, Path(root))
-    return summarize(domain, Path(root), outcomes, seconds)
+    return summarize(domain, Path(root), outcomes, seconds, waited)
 
 
 @task(task_run_name="{domain}")

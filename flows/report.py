@@ -11,14 +11,19 @@ def table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
 
 
+def stage_time(seconds: float, waited: float) -> str:
+    """A stage's own run time, then any time it waited for other domains' stages."""
+    return f"{seconds:.1f}s" + (f", waited {waited:.1f}s" if waited >= 0.05 else "")
+
+
 def summary_table(rows: list[dict]) -> str:
     return table(
-        ["domain", "stages", "key metrics", "version", "alias"],
+        ["domain", "stages (own time, and any wait for others)", "key metrics", "version", "alias"],
         [
             [
                 r["domain"],
                 " ".join(
-                    f"{step}:{outcome}({r['seconds'][step]:.1f}s)"
+                    f"{step}:{outcome}({stage_time(r['seconds'][step], r['waited'][step])})"
                     for step, outcome in r["stages"].items()
                 ),
                 describe(r["metrics"]),

@@ -331,10 +331,13 @@ def test_prefect_flow_matches_dvc_repro(reproduced, tmp_path, prefect_server):
     for row in rows:
         assert row["stages"] == dict.fromkeys(STEPS, RAN)
         assert all(s > 0 for s in row["seconds"].values())
+        assert all(w >= 0 for w in row["waited"].values())
         assert row["version"] == 1
         # TINY trains too little for the medical and vision floors: registered all the same
         version = open_registry(domain_paths(row["domain"], ws)).resolve("1")
         assert version.tags["gate"] == ("passed" if row["gate_passed"] else "failed")
+    # four domains, one GPU slot and one `dvc repro` at a time: someone waited for a turn
+    assert max(w for row in rows for w in row["waited"].values()) > 1
     # Determinism: two cold runs (this one and `dvc repro`'s) agree byte for byte, metrics too
     for domain in DOMAINS:
         ours, theirs = (domain_paths(domain, w).metrics for w in (ws, reproduced))
@@ -366,6 +369,7 @@ def test_prefect_flow_matches_dvc_repro(reproduced, tmp_path, prefect_server):
     assert not overlaps([(t.start_time, t.end_time) for t in trains])  # one GPU slot
     assert overlaps([(r.start_time, r.end_time) for r in children.values()])  # concurrent domains
     assert "Running stage 'train@recsys'" in text
+    assert "git add" not in text and "dvc push" not in text  # DVC's hints are left out
     assert "epoch 1/6 train_loss=" in text  # training's progress reaches the Prefect UI
     assert "trained NeuMF on" in text and "best epoch" in text
 
