@@ -23,8 +23,7 @@ from accelerate.utils import broadcast_object_list
 
 from tasks.common.errors import InputError
 from tasks.common.io import atomic_path
-from tasks.common.metrics import describe
-from tasks.common.training import Progress, interrupt_after
+from tasks.common.training import Progress, interrupt_after, progress_line
 
 CHECKPOINT = "last.pt"
 
@@ -86,14 +85,6 @@ def train_one_epoch(
         parts.optimizer.zero_grad(set_to_none=True)
     total, count = acc.reduce(total, "sum").item(), int(acc.reduce(count, "sum").item())
     return total / max(count, 1), count
-
-
-def progress_line(epoch: int, max_epochs: int, logs: dict, samples_per_s: float, eta_s: float):
-    """One line per epoch (1-based `epoch`), through the stage's log to the Prefect UI."""
-    return (
-        f"epoch {epoch}/{max_epochs} {describe(logs)} {samples_per_s:,.0f} samples/s "
-        f"eta<={eta_s:.0f}s"
-    )
 
 
 def cpu_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:

@@ -102,6 +102,17 @@ class Progress:
         }
 
 
+def progress_line(epoch: int, max_epochs: int, logs: dict, samples_per_s: float, eta_s: float):
+    """One line per epoch (1-based `epoch`) in every domain, through the stage's log to the
+    Prefect UI: the loss, the validation score, samples/s and an upper bound on the time left."""
+    from tasks.common.metrics import describe  # metrics reads training summaries
+
+    return (
+        f"epoch {epoch}/{max_epochs} {describe(logs)} {samples_per_s:,.0f} samples/s "
+        f"eta<={eta_s:.0f}s"
+    )
+
+
 def described(summary: dict) -> str:
     return f"best epoch {summary['best_epoch']} of {summary['epochs_run']} ({summary['stopped']})"
 

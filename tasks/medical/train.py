@@ -7,6 +7,7 @@ from models.medical import ScreeningConfig, build_screening_model
 # isort: split
 import dataclasses
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from tasks.common.training import (
     fingerprint,
     interrupt_after,
     model_and_train_params,
+    progress_line,
     write_summary,
 )
 from tasks.medical import preprocess
@@ -134,6 +136,26 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
         return progress.summary(self.epochs_run, self.patience)
 
 
+class EpochLine(keras.callbacks.Callback):
+    """The line every domain prints per epoch, in place of Keras's own."""
+
+    def __init__(self, samples: int, max_epochs: int):
+        super().__init__()
+        self.samples, self.max_epochs, self.began, self.epochs = samples, max_epochs, None, 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.began = self.began or time.monotonic()
+        self.tic = time.monotonic()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epochs += 1
+        per_epoch = (time.monotonic() - self.began) / self.epochs
+        rate = self.samples / max(time.monotonic() - self.tic, 1e-9)
+        shown = {"train_loss": logs["loss"], "val_auc": logs["val_auc"]}
+        eta = per_epoch * (self.max_epochs - epoch - 1)
+        print(progress_line(epoch + 1, self.max_epochs, shown, rate, eta), flush=True)
+
+
 class Interrupt(keras.callbacks.Callback):
     """The loop's crash hook, after each epoch's backup."""
 
@@ -177,14 +199,14 @@ def train(
 
         live = Live(str(live_dir), resume=resuming, save_dvc_exp=False, dvcyaml=False)
         callbacks.append(DVCLiveCallback(live=live))
-    callbacks.append(Interrupt())
+    callbacks += [EpochLine(len(train.labels), p.max_epochs), Interrupt()]
     model.fit(
         dataset(train, p.batch_size, seed=p.seed),
         validation_data=dataset(val, p.batch_size),
         epochs=p.max_epochs,
         class_weight=class_weight(train.labels) if p.class_weights else None,
         callbacks=callbacks,
-        verbose=2,
+        verbose=0,
     )
     shutil.rmtree(checkpoints, ignore_errors=True)
     return model, stopping.summary()

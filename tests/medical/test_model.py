@@ -1,4 +1,5 @@
 import dataclasses
+import re
 
 import numpy as np
 import pytest
@@ -65,12 +66,17 @@ def test_a_split_without_both_classes_is_refused():
         prepare(table, PreprocessParams(), "raw.parquet")
 
 
-def test_training_reaches_auc_08_and_the_model_round_trips(tiny, tmp_path):
+def test_training_reaches_auc_08_and_the_model_round_trips(tiny, tmp_path, capsys):
     from sklearn.metrics import roc_auc_score
 
     p = TrainParams(max_epochs=12, patience=4)
     model, summary = train(tiny["train"], tiny["val"], ScreeningConfig(), p, tmp_path / "ckpt")
     assert 1 <= summary["best_epoch"] <= summary["epochs_run"] <= 12
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("epoch ")]
+    assert len(lines) == summary["epochs_run"]  # the line every domain prints, one per epoch
+    assert re.fullmatch(
+        r"epoch 1/12 train_loss=\S+ val_auc=\S+ [\d,]+ samples/s eta<=\d+s", lines[0]
+    )
     probs = model.predict(tiny["test"].images, verbose=0).reshape(-1)
     assert roc_auc_score(tiny["test"].labels, probs) >= 0.8
     save_model(model, ScreeningConfig(), tmp_path)
