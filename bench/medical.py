@@ -10,6 +10,7 @@ from models.medical import ScreeningConfig, build_screening_model  # before Kera
 import keras
 
 from bench.epochs import fixed_epochs
+from bench.machine import keras_flops
 from tasks.common.params import load_params, parse
 from tasks.common.paths import domain_paths
 from tasks.medical import preprocess
@@ -53,3 +54,11 @@ def throughput(ws: Path) -> tuple[float, float]:
         verbose=0,
     )
     return ours, images / (time.perf_counter() - start)
+
+
+def train_flops(ws: Path) -> float:
+    """FLOPs per training scan, forward and backward."""
+    params = load_params(ws)["medical"]
+    cfg = parse(ScreeningConfig, params["model"], "medical.model")
+    images = preprocess.load(domain_paths("medical", ws).processed, "train").images
+    return keras_flops(build_screening_model(cfg, images.shape[1], 0, images.shape[-1]))

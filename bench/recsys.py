@@ -10,6 +10,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from bench.epochs import fixed_epochs
+from bench.machine import torch_flops
 from models.recsys import NeuMF, NeuMFConfig
 from tasks.common.params import load_params, parse
 from tasks.common.paths import domain_paths
@@ -77,3 +78,13 @@ def throughput(ws: Path) -> tuple[float, float]:
         for _ in range(p.max_epochs)
     )
     return ours, done / (time.perf_counter() - start)
+
+
+def train_flops(ws: Path) -> float:
+    """FLOPs per training sample (user-item pair), forward and backward."""
+    cfg = parse(NeuMFConfig, load_params(ws)["recsys"]["model"], "recsys.model")
+    split = preprocess.load(domain_paths("recsys", ws).processed)
+    model = NeuMF(len(split.users), len(split.items), cfg)
+    ids, labels = torch.zeros(SEED_BATCH, dtype=torch.long), torch.zeros(SEED_BATCH)
+    loss = torch.nn.BCEWithLogitsLoss()
+    return torch_flops(lambda: loss(model(ids, ids), labels).backward(), SEED_BATCH)

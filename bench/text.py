@@ -8,6 +8,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from bench.epochs import fixed_epochs
+from bench.machine import torch_flops
 from models.text import ModelParams, build_model
 from tasks.common.params import load_params, parse
 from tasks.common.paths import domain_paths
@@ -68,3 +69,21 @@ def throughput(ws: Path) -> tuple[float, float]:
     start = time.perf_counter()
     done = sum(seed_style_epoch(data, model, optimizer) for _ in range(p.max_epochs))
     return ours, done / (time.perf_counter() - start)
+
+
+def train_flops(ws: Path) -> float:
+    """FLOPs per training text, forward and backward, on texts of the data's own lengths
+    (one at a time: no padding counted)."""
+    params = load_params(ws)["text"]
+    data = load_data(domain_paths("text", ws).processed)
+    model = build_model(
+        parse(ModelParams, params["model"], "text.model"), data.tokenizer, data.labels
+    )
+    texts = [torch.tensor(ids, dtype=torch.long)[None] for ids in data.train.ids[:SEED_BATCH]]
+    labels = torch.from_numpy(data.train.labels[:SEED_BATCH]).long()
+
+    def step() -> None:
+        for ids, label in zip(texts, labels, strict=False):
+            model(input_ids=ids, labels=label[None]).loss.backward()
+
+    return torch_flops(step, len(texts))

@@ -9,6 +9,7 @@ from torch.utils.data import DataLoader
 from torchvision import datasets, transforms
 
 from bench.epochs import fixed_epochs
+from bench.machine import torch_flops
 from models.vision import MEAN, STD, ModelParams, build_model, resolve
 from tasks.common.params import load_params, parse
 from tasks.common.paths import domain_paths
@@ -78,3 +79,16 @@ def throughput(ws: Path) -> tuple[float, float]:
     # the seed trains on every image ingest wrote; ours on the train split only
     done = sum(seed_style_epoch(paths.raw / IMAGES, size, model, optimizer) for _ in range(EPOCHS))
     return ours, done / (time.perf_counter() - start)
+
+
+def train_flops(ws: Path) -> float:
+    """FLOPs per training image at the trained size, forward and backward."""
+    paths = domain_paths("vision", ws)
+    photos = preprocess.load_sizes(paths.processed).photos
+    params = load_params(ws)["vision"]["model"]
+    model_params = resolve(parse(ModelParams, params, "vision.model"), photos)
+    model = build_model(model_params, len(preprocess.load_classes(paths.processed)))
+    size = preprocess.load(paths.processed, "train").images.shape[-1]
+    x, y = torch.zeros(SEED_BATCH, 3, size, size), torch.zeros(SEED_BATCH, dtype=torch.long)
+    loss = torch.nn.CrossEntropyLoss()
+    return torch_flops(lambda: loss(model(x), y).backward(), SEED_BATCH)
