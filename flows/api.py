@@ -13,6 +13,7 @@ import json
 import multiprocessing
 import os
 import signal
+import socket
 import tempfile
 import threading
 import time
@@ -257,10 +258,22 @@ def announce_when_ready(board, domains: list[str], workers: int, url: str) -> No
     threading.Thread(target=wait, daemon=True).start()
 
 
-def serve(root: Path, domains: list[str], host: str, port: int) -> None:
-    check_production(root, domains)
+def check_port(host: str, port: int) -> None:
+    """Fail in one line, before any model loads, on a port that cannot be had."""
     if not 1024 <= port <= 65535:
         raise InputError(f"--port {port}: choose one from 1024 to 65535")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as e:
+            raise InputError(f"--port {port}: {e.strerror} on {host}") from None
+
+
+def serve(root: Path, domains: list[str], host: str, port: int) -> None:
+    check_port(host, port)
+    check_production(root, domains)
     with tempfile.TemporaryDirectory(prefix="verticals-metrics-") as metrics_dir:
         os.environ[METRICS_DIR] = metrics_dir
         # inherited by the model processes: quiet TensorFlow, and idle OpenMP threads that

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from flows.api import Guard
+from flows.api import Guard, check_port
 from tasks.common.serving import ApiParams, Rejected, rejected
 
 ROUTE = "/v1/text/classify"
@@ -145,3 +145,18 @@ def test_errors_become_one_status_each():
     assert rejected(caught.value) == Rejected(422, "texts.0: Input should be a valid string")
     assert rejected(TooLarge("big")) == Rejected(413, "big")
     assert rejected(InputError("bad")) == Rejected(422, "bad")
+
+
+def test_a_taken_port_is_one_line_before_anything_loads():
+    import socket
+
+    from tasks.common.errors import InputError
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(InputError, match=rf"--port {port}: Address already in use"):
+            check_port("127.0.0.1", port)
+    with pytest.raises(InputError, match="--port 80: choose one from 1024 to 65535"):
+        check_port("127.0.0.1", 80)
