@@ -471,7 +471,7 @@ def test_ingest_from_a_url_retries_with_backoff(tmp_path, flaky_http, prefect_se
     options = stage_options("recsys", "ingest", str(ws))
     assert options["retries"] == 3 and "gpu" not in options["tags"]
     state = stage.with_options(**options)("recsys", "ingest", str(ws), return_state=True)
-    assert state.is_completed() and state.result() == RAN
+    assert state.is_completed() and state.result()[0] == RAN
     assert len(requests) >= 3  # two 503s (one per failed try), then the file
     assert "retries" not in stage_options("recsys", "train", str(ws))
     assert "gpu" in stage_options("recsys", "train", str(ws))["tags"]
