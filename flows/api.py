@@ -157,9 +157,11 @@ def models(board, domains: list[str]) -> dict:
             shown[domain] = {"name": model_name(domain), "version": None}
             continue
         latest = max(mine, key=lambda e: (e["since"], e["version"]))
-        serving = sum(e["version"] == latest["version"] for e in mine)
-        shown[domain] = {"name": model_name(domain), **latest, "processes": serving}
-        del shown[domain]["domain"]
+        shown[domain] = {
+            "name": model_name(domain),
+            **{k: v for k, v in latest.items() if k != "domain"},
+            "processes": sum(e["version"] == latest["version"] for e in mine),
+        }
     return shown
 
 
@@ -232,20 +234,17 @@ def endpoint_doc(domain: str) -> str:
     return importlib.import_module(f"tasks.{domain}.serve").__doc__ or ""
 
 
-def check_production(root: Path, domains: list[str]) -> dict[str, int]:
+def check_production(root: Path, domains: list[str]) -> None:
     from tasks.common.paths import domain_paths
     from tasks.common.registry import PRODUCTION, open_registry
 
-    versions = {}
     for domain in domains:
         registry = open_registry(domain_paths(domain, root))
-        if (version := registry.aliases().get(PRODUCTION)) is None:
+        if PRODUCTION not in registry.aliases():
             raise InputError(
                 f"{registry.name} has no production version: run `verticals run {domain}` "
                 f"or `verticals promote {domain} VERSION` first"
             )
-        versions[domain] = version
-    return versions
 
 
 def announce_when_ready(board, domains: list[str], workers: int, url: str) -> None:
