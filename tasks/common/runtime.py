@@ -9,7 +9,6 @@ computes the one-process step.
 
 import pickle
 import random
-import time
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from accelerate.utils import broadcast_object_list
 
 from tasks.common.errors import InputError
 from tasks.common.io import atomic_path
-from tasks.common.training import Progress, interrupt_after, progress_line
+from tasks.common.training import EpochClock, Progress, interrupt_after
 
 CHECKPOINT = "last.pt"
 
@@ -158,11 +157,11 @@ def fit(
         if acc.is_main_process:
             print(f"resuming after epoch {start} from {ckpt}", flush=True)
     live = _live(live_dir, resume=start > 0) if live_dir and acc.is_main_process else None
-    began, epoch = time.monotonic(), start
+    clock, epoch = EpochClock(p.max_epochs), start
     try:
         while epoch < p.max_epochs and progress.waited < p.patience:
             seed_everything(p.seed * 10_007 + epoch)
-            tic = time.monotonic()
+            clock.start()
             loss, samples = train_one_epoch(acc, parts, steps(epoch), loss_fn)
             logs = {"train_loss": loss, **validate(acc.unwrap_model(parts.model))}
             # Every process follows the main one's scores: batch norm statistics may differ
@@ -180,10 +179,7 @@ def fit(
             acc.wait_for_everyone()
             epoch += 1
             if acc.is_main_process:
-                per_epoch = (time.monotonic() - began) / (epoch - start)
-                rate = samples / max(time.monotonic() - tic, 1e-9)
-                eta = per_epoch * (p.max_epochs - epoch)
-                print(progress_line(epoch, p.max_epochs, logs, rate, eta), flush=True)
+                print(clock.line(epoch, logs, samples), flush=True)
             interrupt_after(epoch)
     finally:
         if live:

@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 import math
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -102,15 +103,27 @@ class Progress:
         }
 
 
-def progress_line(epoch: int, max_epochs: int, logs: dict, samples_per_s: float, eta_s: float):
-    """One line per epoch (1-based `epoch`) in every domain, through the stage's log to the
-    Prefect UI: the loss, the validation score, samples/s and an upper bound on the time left."""
-    from tasks.common.metrics import describe  # metrics reads training summaries
+class EpochClock:
+    """Times the epochs of one training run for its progress line."""
 
-    return (
-        f"epoch {epoch}/{max_epochs} {describe(logs)} {samples_per_s:,.0f} samples/s "
-        f"eta<={eta_s:.0f}s"
-    )
+    def __init__(self, max_epochs: int):
+        self.max_epochs, self.began, self.tic, self.epochs = max_epochs, None, 0.0, 0
+
+    def start(self) -> None:
+        self.tic = time.monotonic()
+        self.began = self.began or self.tic
+
+    def line(self, epoch: int, logs: dict, samples: int) -> str:
+        """One line per epoch (1-based `epoch`, just finished) in every domain, through the
+        stage's log to the Prefect UI: the loss, the validation score, samples/s and an upper
+        bound on the time left (the mean epoch so far, times the epochs left)."""
+        from tasks.common.metrics import describe  # metrics reads training summaries
+
+        now, self.epochs = time.monotonic(), self.epochs + 1
+        rate = samples / max(now - self.tic, 1e-9)
+        eta = (now - self.began) / self.epochs * (self.max_epochs - epoch)
+        shown = f"{describe(logs)} {rate:,.0f} samples/s eta<={eta:.0f}s"
+        return f"epoch {epoch}/{self.max_epochs} {shown}"
 
 
 def described(summary: dict) -> str:

@@ -3,9 +3,12 @@ RGB with `color`: 3 bytes a pixel).
 
 Sources: the default generator, a MedMNIST-style .npz, a DICOM folder with a labels CSV, or a
 folder of PNG/JPEG files in class sub-folders. Each may be a local path or (npz) a URL.
+Scans stream through in chunks of CHUNK, one Parquet row group each, so memory does not grow
+with the dataset (an .npz is read whole: its arrays are compressed together).
 """
 
 import io
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -25,6 +28,17 @@ from tasks.common.sources import check_source, read_source
 from tasks.common.splits import SPLITS, check_split
 
 OUTPUT = "scans.parquet"
+CHUNK = 512  # scans decoded and held at once, here and in preprocess
+SCHEMA = pa.schema(
+    {
+        "id": pa.string(),
+        "label": pa.int8(),
+        "split": pa.string(),
+        "height": pa.int64(),
+        "width": pa.int64(),
+        "pixels": pa.binary(),
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -74,17 +88,19 @@ class Scans:
     splits: list[str | None]
 
 
-def synthesize(p: Synthetic) -> Scans:
+def synthesize(p: Synthetic, start: int = 0, count: int | None = None) -> Scans:
     """Textured tissue in two lung fields, vessels everywhere, and a round nodule in ~20%.
 
     Nodules vary in radius and contrast, and vessels look like faint small nodules, so the
-    task is learnable but not trivial.
+    task is learnable but not trivial. Scans start..start+count (all by default), seeded by
+    (seed, start): the same chunk is the same scans.
     """
     p = shaped(p)
-    rng = np.random.default_rng(p.seed)
-    n, s = p.count, p.size
+    rng = np.random.default_rng([p.seed, start])
+    n, s = p.count if count is None else count, p.size
     yy, xx = np.mgrid[0:s, 0:s].astype(np.float32)
-    tissue = gaussian_filter(rng.normal(size=(n, s, s)), sigma=(0, 2, 2)) * 4
+    noise = rng.standard_normal((n, s, s), dtype=np.float32)
+    tissue = gaussian_filter(noise, sigma=(0, 2, 2)) * 4
     lungs = sum(
         ((xx - cx) / (0.2 * s)) ** 2 + ((yy - s / 2) / (0.38 * s)) ** 2 < 1
         for cx in (0.3 * s, 0.7 * s)
@@ -105,9 +121,15 @@ def synthesize(p: Synthetic) -> Scans:
     labels = (rng.random(n) < p.positive_rate).astype(np.int8)
     pos = np.flatnonzero(labels)
     image[pos] += blobs(len(pos), rng.uniform(1.8, 4.5, len(pos)), rng.uniform(0.2, 0.6, len(pos)))
-    image += rng.normal(scale=0.03, size=image.shape)
+    image += rng.normal(scale=0.03, size=image.shape).astype(np.float32)
     pixels = (np.clip(image, 0, 1) * 255).astype(np.uint8)
-    return Scans([f"synthetic/{i:05d}" for i in range(n)], list(pixels), labels, [None] * n)
+    ids = [f"synthetic/{i:05d}" for i in range(start, start + n)]
+    return Scans(ids, list(pixels), labels, [None] * n)
+
+
+def synthetic_chunks(p: Synthetic) -> Iterator[Scans]:
+    for start in range(0, p.count, CHUNK):
+        yield synthesize(p, start, min(CHUNK, p.count - start))
 
 
 def check_labels(labels: np.ndarray, source: str, positive_from: int | None) -> np.ndarray:
@@ -207,7 +229,8 @@ def read_dicom(source: Path | io.BytesIO, window: Window) -> np.ndarray:
     return window_hu(pixels.astype(np.float32) * slope + intercept, window)
 
 
-def read_dicom_folder(folder: Path, p: IngestParams) -> Scans:
+def read_dicom_folder(folder: Path, p: IngestParams) -> Iterator[Scans]:
+    """The labels CSV is checked whole before the first file is decoded."""
     table_path = folder / p.labels
     if not table_path.is_file():
         raise InputError(f"{table_path}: labels CSV not found (file,label[,split])")
@@ -222,13 +245,21 @@ def read_dicom_folder(folder: Path, p: IngestParams) -> Scans:
     for row, name in enumerate(table.file, start=1):
         if not (folder / name).is_file():
             raise InputError(f"{table_path}: row {row}: file {name} does not exist")
-    images = [read_dicom(folder / name, p.window) for name in table.file]
     given = table.split.tolist() if "split" in table else [None] * len(table)
     splits = [check_split(s, f"{table_path}: row {row}") for row, s in enumerate(given, start=1)]
-    return Scans(table.file.tolist(), images, labels, splits)
+    files = table.file.tolist()
+    return (
+        Scans(
+            files[i : i + CHUNK],
+            [read_dicom(folder / name, p.window) for name in files[i : i + CHUNK]],
+            labels[i : i + CHUNK],
+            splits[i : i + CHUNK],
+        )
+        for i in range(0, len(files), CHUNK)
+    )
 
 
-def read_image_folder(folder: Path, p: IngestParams, limits: Limits) -> Scans:
+def read_image_folder(folder: Path, p: IngestParams, limits: Limits) -> Iterator[Scans]:
     files = class_folders(folder)
     unknown = sorted({c for _, c in files} - set(p.classes))
     if unknown:
@@ -236,22 +267,25 @@ def read_image_folder(folder: Path, p: IngestParams, limits: Limits) -> Scans:
             f"{folder}: unknown class folder(s) {unknown}; "
             f"medical.ingest.classes is {list(p.classes)}"
         )
-    images = [decode_image(path, "RGB" if p.color else "L", limits) for path, _ in files]
-    labels = np.array([p.classes.index(c) for _, c in files], dtype=np.int8)
-    return Scans(
-        [file_name(path.relative_to(folder)) for path, _ in files],
-        images,
-        labels,
-        [None] * len(files),
+    mode = "RGB" if p.color else "L"
+    return (
+        Scans(
+            [file_name(path.relative_to(folder)) for path, _ in chunk],
+            [decode_image(path, mode, limits) for path, _ in chunk],
+            np.array([p.classes.index(c) for _, c in chunk], dtype=np.int8),
+            [None] * len(chunk),
+        )
+        for chunk in (files[i : i + CHUNK] for i in range(0, len(files), CHUNK))
     )
 
 
-def load(p: IngestParams, limits: Limits = DEFAULT_LIMITS) -> Scans:
+def load(p: IngestParams, limits: Limits = DEFAULT_LIMITS) -> Iterator[Scans]:
+    """The source's scans in chunks; what can be checked before decoding is checked now."""
     if p.source == "default":
-        return synthesize(p.synthetic)
+        return synthetic_chunks(p.synthetic)
     check_source(p.source, limits)
     if p.source.endswith(".npz"):
-        return read_npz(p.source, limits, p.positive_from)
+        return iter([read_npz(p.source, limits, p.positive_from)])
     folder = Path(p.source)
     if not folder.is_dir():
         raise InputError(f"cannot read {p.source}: not an .npz file or a folder")
@@ -260,24 +294,38 @@ def load(p: IngestParams, limits: Limits = DEFAULT_LIMITS) -> Scans:
     return read_image_folder(folder, p, limits)
 
 
-def to_table(scans: Scans, source: str, channels: int = 1) -> pa.Table:
-    if not scans.ids:
+def check_classes(labels: np.ndarray, source: str) -> None:
+    if not len(labels):
         raise InputError(f"{source}: no scans")
-    if len(np.unique(scans.labels)) < 2:
+    if len(np.unique(labels)) < 2:
         raise InputError(
-            f"{source}: every scan has label {scans.labels[0]}; screening needs both 0 and 1"
+            f"{source}: every scan has label {labels[0]}; screening needs both 0 and 1"
         )
+
+
+def to_table(scans: Scans, channels: int = 1) -> pa.Table:
     images = [to_channels(image, channels) for image in scans.images]
-    return pa.table(
-        {
-            "id": scans.ids,
-            "label": pa.array(scans.labels, pa.int8()),
-            "split": pa.array(scans.splits, pa.string()),
-            "height": [im.shape[0] for im in images],
-            "width": [im.shape[1] for im in images],
-            "pixels": pa.array([np.ascontiguousarray(im).tobytes() for im in images], pa.binary()),
-        }
-    )
+    columns = {
+        "id": scans.ids,
+        "label": scans.labels,
+        "split": scans.splits,
+        "height": [im.shape[0] for im in images],
+        "width": [im.shape[1] for im in images],
+        "pixels": [np.ascontiguousarray(im).tobytes() for im in images],
+    }
+    return pa.table(columns, schema=SCHEMA)
+
+
+def write(chunks: Iterable[Scans], path: Path, source: str, channels: int = 1) -> np.ndarray:
+    """Every chunk as a row group of one Parquet file; the labels of all, checked."""
+    labels = []
+    with pq.ParquetWriter(path, SCHEMA) as writer:
+        for scans in chunks:
+            writer.write_table(to_table(scans, channels))
+            labels.append(scans.labels)
+    labels = np.concatenate(labels) if labels else np.empty(0, np.int8)
+    check_classes(labels, source)
+    return labels
 
 
 # the params.yaml sections (under the domain) this stage reads, as dvc.yaml declares them
@@ -286,9 +334,7 @@ PARAMS = {"ingest": IngestParams}
 
 def run(paths: DomainPaths) -> None:
     p = stage_params(paths.root, IngestParams, "medical.ingest")
-    scans = load(p, load_limits(paths.root))
-    table = to_table(scans, p.source, 3 if p.color else 1)
+    chunks = load(p, load_limits(paths.root))
     with atomic_path(paths.raw / OUTPUT) as tmp:
-        pq.write_table(table, tmp)
-    positive = int(scans.labels.sum())
-    print(f"ingested {table.num_rows} scans ({positive} positive) -> {paths.raw / OUTPUT}")
+        labels = write(chunks, tmp, p.source, 3 if p.color else 1)
+    print(f"ingested {len(labels)} scans ({int(labels.sum())} positive) -> {paths.raw / OUTPUT}")

@@ -7,7 +7,6 @@ from models.medical import ScreeningConfig, build_screening_model
 # isort: split
 import dataclasses
 import shutil
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,12 +19,12 @@ from sklearn.utils.class_weight import compute_class_weight
 from tasks.common.io import atomic_dir, read_json, write_json
 from tasks.common.paths import DomainPaths
 from tasks.common.training import (
+    EpochClock,
     Progress,
     described,
     fingerprint,
     interrupt_after,
     model_and_train_params,
-    progress_line,
     write_summary,
 )
 from tasks.medical import preprocess
@@ -141,19 +140,14 @@ class EpochLine(keras.callbacks.Callback):
 
     def __init__(self, samples: int, max_epochs: int):
         super().__init__()
-        self.samples, self.max_epochs, self.began, self.epochs = samples, max_epochs, None, 0
+        self.samples, self.clock = samples, EpochClock(max_epochs)
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.began = self.began or time.monotonic()
-        self.tic = time.monotonic()
+        self.clock.start()
 
     def on_epoch_end(self, epoch, logs=None):
-        self.epochs += 1
-        per_epoch = (time.monotonic() - self.began) / self.epochs
-        rate = self.samples / max(time.monotonic() - self.tic, 1e-9)
         shown = {"train_loss": logs["loss"], "val_auc": logs["val_auc"]}
-        eta = per_epoch * (self.max_epochs - epoch - 1)
-        print(progress_line(epoch + 1, self.max_epochs, shown, rate, eta), flush=True)
+        print(self.clock.line(epoch + 1, shown, self.samples), flush=True)
 
 
 class Interrupt(keras.callbacks.Callback):

@@ -15,6 +15,7 @@ from tasks.common.sources import read_source
 
 COLUMNS = ("user", "item", "rating", "timestamp")
 OUTPUT = "interactions.parquet"
+SCORES = 2**20  # user-item scores the generator holds at once
 # Fixed layouts of the MovieLens releases: (separator, header or None, source column names).
 MOVIELENS = {
     "movielens-100k": ("\t", None, COLUMNS),
@@ -62,25 +63,37 @@ class IngestParams:
     synthetic: Synthetic = Synthetic()
 
 
+def taste_draws(
+    logits: np.ndarray, counts: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each row draws counts[row] columns without replacement from softmax(logits[row]) (the
+    Gumbel top-k trick): (row, column) of every draw."""
+    order = np.argsort(-(logits + rng.gumbel(size=logits.shape)), axis=1)
+    rows, rank = np.nonzero(np.arange(logits.shape[1])[None, :] < counts[:, None])
+    return rows, order[rows, rank]
+
+
 def synthesize(p: Synthetic) -> pd.DataFrame:
     """Implicit feedback with latent tastes and a long-tail popularity, so NCF beats popularity.
 
-    Each user draws a few dozen items without replacement from softmax(taste * u.v + log pop)
-    by the Gumbel top-k trick, all users at once.
+    Each user draws a few dozen items without replacement from softmax(taste * u.v + log pop),
+    SCORES user-item scores at a time, so memory does not grow with the number of users.
     """
     p = shaped(p)
     rng = np.random.default_rng(p.seed)
     users = rng.normal(size=(p.users, p.factors)) / np.sqrt(p.factors)
     items = rng.normal(size=(p.items, p.factors))
     log_pop = -p.popularity_skew * np.log(rng.permutation(p.items) + 1.0)
-    logits = p.taste * users @ items.T + log_pop
-    keys = logits + rng.gumbel(size=logits.shape)
     counts = np.clip(rng.poisson(p.mean_interactions, p.users), 3, p.items - 1)
-    order = np.argsort(-keys, axis=1)
-    taken = np.arange(p.items)[None, :] < counts[:, None]
-    user_idx, pos = np.nonzero(taken)
-    item_idx = order[user_idx, pos]
-    affinity = logits[user_idx, item_idx]
+    step = max(1, SCORES // p.items)
+    user_idx, item_idx, affinity = [], [], []
+    for start in range(0, p.users, step):
+        logits = p.taste * users[start : start + step] @ items.T + log_pop
+        rows, cols = taste_draws(logits, counts[start : start + step], rng)
+        user_idx.append(rows + start)
+        item_idx.append(cols)
+        affinity.append(logits[rows, cols])
+    user_idx, item_idx, affinity = map(np.concatenate, (user_idx, item_idx, affinity))
     rating = 1 + np.digitize(affinity, np.quantile(affinity, RATING_QUANTILES[p.shape]))
     spacing = 60 if p.shape == "default" else 180  # MovieLens-100K spans about seven months
     timestamp = 1_700_000_000 + rng.permutation(len(user_idx)) * spacing

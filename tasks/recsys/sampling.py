@@ -2,6 +2,8 @@
 
 import numpy as np
 
+CANDIDATES = 2**18  # candidate items drawn at once: memory does not grow with the users
+
 
 def pair_keys(users: np.ndarray, items: np.ndarray, n_items: int) -> np.ndarray:
     return users.astype(np.int64) * n_items + items
@@ -30,6 +32,16 @@ def sample_distinct_negatives(
     users: np.ndarray, n: int, n_items: int, seen: np.ndarray, rng: np.random.Generator
 ) -> np.ndarray:
     """(len(users), n) unseen items, distinct within each row, for the sampled ranking protocol."""
+    out = np.empty((len(users), n), dtype=np.int64)
+    step = max(1, CANDIDATES // (2 * n))
+    for start in range(0, len(users), step):
+        out[start : start + step] = _distinct(users[start : start + step], n, n_items, seen, rng)
+    return out
+
+
+def _distinct(
+    users: np.ndarray, n: int, n_items: int, seen: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
     out = np.empty((len(users), n), dtype=np.int64)
     todo = np.arange(len(users))
     width = 2 * n

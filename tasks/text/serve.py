@@ -1,9 +1,11 @@
 """POST /v1/text/classify {"texts": ["I was charged twice", ...]}: each text's label and
 probability."""
 
+import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from tasks.common.errors import InputError, TooLarge
+from tasks.text.ingest import blank
 
 ROUTE = "classify"
 ITEMS = "texts"
@@ -21,6 +23,7 @@ def inputs(body: Body, served, api, limits) -> list[str]:
                 f"texts.{row}: {len(text)} characters, over api.max_text_chars "
                 f"({api.max_text_chars})"
             )
-        if not text.strip():
-            raise InputError(f"texts.{row}: empty text")
+    empty = blank(pd.Series(body.texts))
+    if empty.any():
+        raise InputError(f"texts.{empty.argmax()}: empty text")  # ingest's rule for a column
     return body.texts

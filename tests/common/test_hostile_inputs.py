@@ -87,7 +87,7 @@ def test_a_partial_or_unknown_split_column_is_refused(tmp_path):
         write_dicom(folder / name, np.full((8, 8), 500))
     (folder / "labels.csv").write_text("file,label,split\na.dcm,0,train\nb.dcm,1,Test\n")
     with pytest.raises(InputError, match="labels.csv: row 2: split 'Test' is not train, val"):
-        load(IngestParams(source=str(folder)))
+        list(load(IngestParams(source=str(folder))))
 
 
 def test_a_class_too_small_to_split_is_named():
@@ -223,15 +223,16 @@ def test_an_elongated_image_is_refused_from_its_header(tmp_path):
 def test_file_names_that_are_not_utf8_reach_the_table_escaped(tmp_path):
     import os
 
-    from tasks.medical.ingest import to_table
+    from tasks.medical.ingest import write
 
     for cls in ("negative", "positive"):
         (tmp_path / cls).mkdir()
         name = os.fsdecode(b"caf\xe9-" + cls.encode() + b".png")  # a Latin-1 name on Linux
         Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / cls / name)
-    scans = load(IngestParams(source=str(tmp_path)))
+    [scans] = load(IngestParams(source=str(tmp_path)))
     assert scans.ids == ["negative/caf\\xe9-negative.png", "positive/caf\\xe9-positive.png"]
-    assert to_table(scans, str(tmp_path)).num_rows == 2  # was a UnicodeEncodeError
+    labels = write([scans], tmp_path / "s.parquet", str(tmp_path))  # was a UnicodeEncodeError
+    assert len(labels) == 2
 
 
 def test_http_credentials_come_from_netrc_not_the_url(tmp_path, monkeypatch):

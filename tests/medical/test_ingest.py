@@ -73,7 +73,7 @@ def dicom_folder(tmp_path, rows):
 
 def test_a_dicom_folder_with_labels_is_ingested(tmp_path):
     folder = dicom_folder(tmp_path, [("a.dcm", 0), ("b.dcm", 1)])
-    scans = load(IngestParams(source=str(folder)))
+    [scans] = load(IngestParams(source=str(folder)))
     assert scans.ids == ["a.dcm", "b.dcm"] and scans.labels.tolist() == [0, 1]
 
 
@@ -81,7 +81,7 @@ def test_dicom_without_pixel_data_is_named(tmp_path):
     folder = dicom_folder(tmp_path, [("a.dcm", 0)])
     write_dicom(folder / "a.dcm", np.zeros((4, 4)), pixels=False)
     with pytest.raises(InputError, match=r"a\.dcm: DICOM file has no pixel data"):
-        load(IngestParams(source=str(folder)))
+        list(load(IngestParams(source=str(folder))))
 
 
 def test_labels_csv_naming_a_missing_file(tmp_path):
@@ -105,7 +105,7 @@ def npz(path, **overrides):
 
 
 def test_medmnist_npz_keeps_its_split(tmp_path):
-    scans = load(IngestParams(source=npz(tmp_path / "m.npz")))
+    [scans] = load(IngestParams(source=npz(tmp_path / "m.npz")))
     assert len(scans.ids) == 12 and scans.splits[:4] == ["train"] * 4 and scans.splits[-1] == "test"
 
 
@@ -139,7 +139,7 @@ def image_folder(tmp_path):
 
 
 def test_an_image_folder_maps_class_folders_to_labels(tmp_path):
-    scans = load(IngestParams(source=str(image_folder(tmp_path))))
+    [scans] = load(IngestParams(source=str(image_folder(tmp_path))))
     assert scans.labels.tolist() == [0, 0, 1, 1]
     assert scans.images[0].shape == (10, 12)
 
@@ -149,7 +149,7 @@ def test_a_truncated_png_is_named(tmp_path):
     data = (root / "positive" / "1.png").read_bytes()
     (root / "positive" / "1.png").write_bytes(data[: len(data) // 2])
     with pytest.raises(InputError, match=r"positive/1\.png: not a readable image"):
-        load(IngestParams(source=str(root)))
+        list(load(IngestParams(source=str(root))))
 
 
 def test_an_unknown_class_folder_is_named(tmp_path):
@@ -225,16 +225,44 @@ def test_graded_labels_need_positive_from_and_then_become_0_1(tmp_path):
 
 def test_color_scans_keep_three_channels_through_preprocess_and_the_model(tmp_path):
     from models.medical import ScreeningConfig, build_screening_model
-    from tasks.medical.ingest import read_npz, to_table
-    from tasks.medical.preprocess import PreprocessParams, prepare
+    from tasks.medical.ingest import read_npz
+    from tasks.medical.preprocess import PreprocessParams
+    from tests.medical.scans import prepared
 
     arrays = graded_rgb_npz(tmp_path / "retina.npz")
     scans = read_npz(str(tmp_path / "retina.npz"), positive_from=1)
-    color = prepare(to_table(scans, "x", channels=3), PreprocessParams(size=16), "x")
-    gray = prepare(to_table(scans, "x"), PreprocessParams(size=8), "x")
+    color = prepared(scans, tmp_path / "color", PreprocessParams(size=16), channels=3)
+    gray = prepared(scans, tmp_path / "gray", PreprocessParams(size=8))
     assert color["train"].images.shape == (30, 16, 16, 3)
     assert gray["train"].images.shape == (30, 8, 8, 1)
     expected = arrays["train_images"][0].mean(-1).round()  # MedMNIST's RGB read in gray
     np.testing.assert_array_equal(gray["train"].images[0, ..., 0], expected)
     model = build_screening_model(ScreeningConfig(), 16, channels=3)
     assert model.predict(color["test"].images, verbose=0).shape == (10, 1)
+
+
+def test_chunks_stream_into_one_table_and_each_split_keeps_its_rows(tmp_path):
+    """Three chunks (512, 512, 176 scans) in, row groups out; preprocess scatters every chunk
+    into the splits' memory-mapped arrays at the rows the split assigned."""
+    import pyarrow.parquet as pq
+
+    from tasks.medical import preprocess
+    from tasks.medical.ingest import CHUNK, synthetic_chunks, write
+
+    p = Synthetic(count=2 * CHUNK + 176, size=16)
+    labels = write(synthetic_chunks(p), tmp_path / "scans.parquet", "gen")
+    raw = pq.ParquetFile(tmp_path / "scans.parquet")
+    assert raw.metadata.num_row_groups == 3 and len(labels) == p.count
+    table = raw.read()
+    assert len(set(table["id"].to_pylist())) == p.count
+    every = np.stack([np.frombuffer(px, np.uint8) for px in table["pixels"].to_pylist()])
+    params = preprocess.PreprocessParams(size=16)
+    _, parts = preprocess.split_index(raw, params, "gen")
+    stats = preprocess.prepare(tmp_path / "scans.parquet", params, tmp_path, "gen")
+    for name, rows in parts.items():
+        got = preprocess.load(tmp_path, name)
+        np.testing.assert_array_equal(got.images.reshape(len(rows), -1), every[rows])
+        np.testing.assert_array_equal(got.labels, labels[rows])
+        assert stats[name]["scans"] == len(rows)
+    again = write(synthetic_chunks(p), tmp_path / "again.parquet", "gen")
+    np.testing.assert_array_equal(again, labels)

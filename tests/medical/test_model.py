@@ -8,12 +8,12 @@ from models.medical import ScreeningConfig
 from tasks.common.errors import InputError
 from tasks.common.io import read_json
 from tasks.medical.evaluate import calibrate, choose_threshold, fit_calibration, screening_metrics
-from tasks.medical.ingest import Synthetic, synthesize, to_table
+from tasks.medical.ingest import Synthetic, synthesize, write
 from tasks.medical.inputs import read_inputs
 from tasks.medical.predictor import Predictor
-from tasks.medical.preprocess import PreprocessParams, prepare
 from tasks.medical.train import TrainParams, load_model, save_model, train
 from tests.conftest import stops_after
+from tests.medical.scans import prepared
 
 
 def test_platt_calibration_is_monotone_and_fixes_inflated_probabilities():
@@ -39,9 +39,8 @@ def test_threshold_is_the_highest_that_reaches_the_target_sensitivity():
 
 
 @pytest.fixture(scope="module")
-def tiny():
-    table = to_table(synthesize(Synthetic(count=1000, seed=2)), "tiny")
-    return prepare(table, PreprocessParams(), "tiny")
+def tiny(tmp_path_factory):
+    return prepared(synthesize(Synthetic(count=1000, seed=2)), tmp_path_factory.mktemp("tiny"))
 
 
 def test_preprocess_stratifies_and_keeps_uint8(tiny):
@@ -51,19 +50,18 @@ def test_preprocess_stratifies_and_keeps_uint8(tiny):
     assert tiny["train"].images.dtype == np.uint8
 
 
-def test_a_single_class_dataset_is_refused():
+def test_a_single_class_dataset_is_refused(tmp_path):
     scans = synthesize(Synthetic(count=50, positive_rate=0.0))
     with pytest.raises(InputError, match="source.npz: every scan has label 0"):
-        to_table(scans, "source.npz")
+        write([scans], tmp_path / "scans.parquet", "source.npz")
 
 
-def test_a_split_without_both_classes_is_refused():
+def test_a_split_without_both_classes_is_refused(tmp_path):
     scans = synthesize(Synthetic(count=40, seed=1))
     labels = scans.labels
     splits = ["train"] * 30 + ["val" if y == 0 else "test" for y in labels[30:]]
-    table = to_table(dataclasses.replace(scans, splits=splits), "x")
     with pytest.raises(InputError, match=r"raw.parquet: the val split holds only class 0"):
-        prepare(table, PreprocessParams(), "raw.parquet")
+        prepared(dataclasses.replace(scans, splits=splits), tmp_path / "p")
 
 
 def test_training_reaches_auc_08_and_the_model_round_trips(tiny, tmp_path, capsys):

@@ -19,6 +19,18 @@ def test_synthetic_data_is_deterministic_and_long_tailed():
     assert synthesize(Synthetic(users=200, items=100, seed=4)).ne(a).any().any()
 
 
+def test_the_generator_scores_a_few_users_at_a_time(monkeypatch):
+    from tasks.recsys import ingest
+
+    p = Synthetic(users=50, items=40, mean_interactions=10)
+    monkeypatch.setattr(ingest, "SCORES", 40 * 7)  # 7 users a chunk, the last one of 1
+    frame = synthesize(p)
+    assert sorted(frame.user.unique()) == list(range(1, 51))
+    assert not frame.duplicated(["user", "item"]).any()
+    assert frame.groupby("user").size().min() >= 3 and frame.item.between(1, 40).all()
+    assert synthesize(p).equals(frame)
+
+
 @pytest.mark.parametrize(
     ("name", "raw", "fmt", "first"),
     [

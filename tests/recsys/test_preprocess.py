@@ -79,3 +79,15 @@ def test_training_negatives_never_hit_a_seen_pair():
     assert not is_seen(users, items, seen, 10).any()
     negs = sample_distinct_negatives(np.arange(50), 2, 10, seen, rng)
     assert not is_seen(np.repeat(np.arange(50)[:, None], 2, 1), negs, seen, 10).any()
+
+
+def test_distinct_negatives_are_drawn_in_blocks_of_users(monkeypatch):
+    from tasks.recsys import sampling
+
+    monkeypatch.setattr(sampling, "CANDIDATES", 24)  # 2 users a block: 26 users, 13 blocks
+    rng = np.random.default_rng(1)
+    seen = np.unique(pair_keys(np.repeat(np.arange(26), 5), rng.integers(0, 20, 130), 20))
+    negs = sample_distinct_negatives(np.arange(26), 6, 20, seen, rng)
+    assert negs.shape == (26, 6)
+    assert not is_seen(np.repeat(np.arange(26)[:, None], 6, 1), negs, seen, 20).any()
+    assert all(len(set(row)) == 6 for row in negs.tolist())
