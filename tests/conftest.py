@@ -41,6 +41,14 @@ TINY_BY_DOMAIN = {
 TINY = [o for overrides in TINY_BY_DOMAIN.values() for o in overrides]
 
 
+def pytest_collection_modifyitems(items):
+    """Under pytest-xdist (`make test`), the tests on the reproduced workspace share a worker,
+    so it is reproduced once; the others spread over the workers."""
+    for item in items:
+        if "reproduced" in item.fixturenames:
+            item.add_marker(pytest.mark.xdist_group("reproduced"))
+
+
 def sh(
     *cmd: str, cwd: Path, check: bool = True, env: dict | None = None
 ) -> subprocess.CompletedProcess:

@@ -88,15 +88,17 @@ class Scans:
     splits: list[str | None]
 
 
-def synthesize(p: Synthetic, start: int = 0, count: int | None = None) -> Scans:
+def synthesize(
+    p: Synthetic, start: int = 0, count: int | None = None, rng: np.random.Generator | None = None
+) -> Scans:
     """Textured tissue in two lung fields, vessels everywhere, and a round nodule in ~20%.
 
     Nodules vary in radius and contrast, and vessels look like faint small nodules, so the
-    task is learnable but not trivial. Scans start..start+count (all by default), seeded by
-    (seed, start): the same chunk is the same scans.
+    task is learnable but not trivial. Scans start..start+count (all by default), drawn from
+    `rng` (by default a new one from the seed).
     """
     p = shaped(p)
-    rng = np.random.default_rng([p.seed, start])
+    rng = rng or np.random.default_rng(p.seed)
     n, s = p.count if count is None else count, p.size
     yy, xx = np.mgrid[0:s, 0:s].astype(np.float32)
     noise = rng.standard_normal((n, s, s), dtype=np.float32)
@@ -128,8 +130,10 @@ def synthesize(p: Synthetic, start: int = 0, count: int | None = None) -> Scans:
 
 
 def synthetic_chunks(p: Synthetic) -> Iterator[Scans]:
+    """The scans of one seeded stream, CHUNK at a time."""
+    rng = np.random.default_rng(p.seed)
     for start in range(0, p.count, CHUNK):
-        yield synthesize(p, start, min(CHUNK, p.count - start))
+        yield synthesize(p, start, min(CHUNK, p.count - start), rng)
 
 
 def check_labels(labels: np.ndarray, source: str, positive_from: int | None) -> np.ndarray:
