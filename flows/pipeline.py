@@ -24,7 +24,7 @@ from tasks.common.errors import StageFailed
 from tasks.common.io import read_json
 from tasks.common.params import load_params
 from tasks.common.paths import DOMAINS, STEPS, check_domain, domain_paths
-from tasks.common.registry import ui_page
+from tasks.common.registry import open_registry, ui_page
 
 RAN, RESTORED, SKIPPED = "ran", "restored", "skipped"  # restored: from DVC's run cache
 GPU_TAG = "gpu"  # training tasks carry it, so a Prefect tag concurrency limit can cap them
@@ -183,10 +183,11 @@ def publish(domain: str, root: Path) -> None:
     )
     plots = sorted(p.relative_to(root).as_posix() for p in paths.plots.glob("*"))
     decision = read_json(paths.registration)
+    card = open_registry(paths).resolve(str(decision["version"])).description
     page = ui_page(domain, decision["version"])
     create_markdown_artifact(
         key=f"{domain}-registry",
-        markdown=decision_markdown(domain, decision, plots, page) + "\n" + decision["card"],
+        markdown=decision_markdown(domain, decision, plots, page) + "\n" + card,
         description=f"{domain}: the registry's decision and the version's model card",
     )
 

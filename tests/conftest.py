@@ -41,6 +41,7 @@ TINY_BY_DOMAIN = {
 TINY = [o for overrides in TINY_BY_DOMAIN.values() for o in overrides]
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the marks
 def pytest_collection_modifyitems(items):
     """Under pytest-xdist (`make test`), the tests on the reproduced workspace share a worker,
     so it is reproduced once; the others spread over the workers."""

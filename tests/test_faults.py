@@ -1,6 +1,5 @@
 """Faults through the real drivers: a training process killed mid-epoch resumes on rerun."""
 
-import json
 import os
 import signal
 import subprocess
@@ -18,8 +17,9 @@ pytestmark = pytest.mark.slow
 
 # PyTorch resumes bit-identically. Keras restores the epoch's backup, but tf.data's shuffle
 # starts again from its first epoch's order, so the weights drift apart: medical is compared
-# by test AUC instead, within 0.05.
-AUC_TOLERANCE = 0.05
+# by its test predictions instead, within 0.1 on average (as tests/medical does). Test AUC
+# was too noisy for this: on the tiny test split (90 scans) the two runs once differed by 0.06.
+PROBABILITY_TOLERANCE = 0.1
 
 
 def weights(folder) -> dict:
@@ -65,7 +65,7 @@ def test_a_killed_training_run_resumes_and_matches_an_uninterrupted_one(
     resumed = outcome(ws, domain)
     straight = outcome(reproduced, domain)  # the same params, trained without a stop
     if domain == "medical":
-        assert abs(resumed - straight) <= AUC_TOLERANCE
+        assert abs(resumed - straight).mean() <= PROBABILITY_TOLERANCE
     else:
         assert resumed.keys() == straight.keys()
         for name, value in straight.items():
@@ -73,9 +73,13 @@ def test_a_killed_training_run_resumes_and_matches_an_uninterrupted_one(
 
 
 def outcome(ws, domain):
-    """What must match between a resumed and an uninterrupted run: the weights, or AUC."""
+    """What must match between a resumed and an uninterrupted run: the weights, or the
+    probabilities the model gives the test scans."""
     paths = domain_paths(domain, ws)
     if domain != "medical":
         return weights(paths.model)
-    sh("dvc", "repro", "--single-item", f"evaluate@{domain}", cwd=ws)
-    return json.loads(paths.metrics.read_text())["auc"]
+    from tasks.medical import preprocess
+    from tasks.medical.train import load_model
+
+    scans = preprocess.load(paths.processed, "test").images
+    return load_model(paths.model).predict(scans, verbose=0)

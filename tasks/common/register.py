@@ -92,15 +92,10 @@ def run(paths: DomainPaths) -> None:
     registry = open_registry(paths)
     rec = record(paths, params)
     plots = sorted(p.name for p in paths.plots.glob("*"))
-    card = model_card(rec, gate_params, plots)
-    decision = registry.register(paths.model, paths.plots, rec, gate_params, card)
-    gate = decision["gate"]
-    # the card as the registry holds it, so the flow's artifact needs no registry client
-    card_text = card(gate["passed"], gate["reasons"])
-    write_json(
-        paths.registration,
-        {**decision, "key_metrics": key_metrics(gate_params), "card": card_text},
+    decision = registry.register(
+        paths.model, paths.plots, rec, gate_params, model_card(rec, gate_params, plots)
     )
+    write_json(paths.registration, {**decision, "key_metrics": key_metrics(gate_params)})
     state = "promoted to production" if "production" in decision["aliases"] else "not promoted"
     print(f"{paths.domain} version {decision['version']} in {registry.name}: {state}")
     for reason in decision["gate"]["reasons"]:

@@ -63,6 +63,19 @@ class IngestParams:
     synthetic: Synthetic = Synthetic()
 
 
+def fork(rng: np.random.Generator, draws: int) -> np.random.Generator:
+    """A copy of `rng` for its next `draws` 64-bit draws (one per Gumbel or uniform value), which
+    `rng` skips: the two together draw what `rng` alone would, in turn, with the copy's values
+    drawn a chunk at a time."""
+    state = rng.bit_generator.state
+    copy = np.random.Generator(np.random.PCG64())
+    copy.bit_generator.state = state
+    rng.bit_generator.advance(draws)
+    kept = {k: state[k] for k in ("has_uint32", "uinteger")}  # advance drops a buffered half
+    rng.bit_generator.state = {**rng.bit_generator.state, **kept}
+    return copy
+
+
 def taste_draws(
     logits: np.ndarray, counts: np.ndarray, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -84,12 +97,13 @@ def synthesize(p: Synthetic) -> pd.DataFrame:
     users = rng.normal(size=(p.users, p.factors)) / np.sqrt(p.factors)
     items = rng.normal(size=(p.items, p.factors))
     log_pop = -p.popularity_skew * np.log(rng.permutation(p.items) + 1.0)
+    noise = fork(rng, p.users * p.items)  # every user-item pair's Gumbel noise, chunk by chunk
     counts = np.clip(rng.poisson(p.mean_interactions, p.users), 3, p.items - 1)
     step = max(1, SCORES // p.items)
     user_idx, item_idx, affinity = [], [], []
     for start in range(0, p.users, step):
         logits = p.taste * users[start : start + step] @ items.T + log_pop
-        rows, cols = taste_draws(logits, counts[start : start + step], rng)
+        rows, cols = taste_draws(logits, counts[start : start + step], noise)
         user_idx.append(rows + start)
         item_idx.append(cols)
         affinity.append(logits[rows, cols])

@@ -19,6 +19,21 @@ def test_synthetic_data_is_deterministic_and_long_tailed():
     assert synthesize(Synthetic(users=200, items=100, seed=4)).ne(a).any().any()
 
 
+def test_a_fork_and_its_stream_draw_what_one_generator_draws_in_turn():
+    import numpy as np
+
+    from tasks.recsys.ingest import fork
+
+    one, two = np.random.default_rng(7), np.random.default_rng(7)
+    expected = one.permutation(9), one.gumbel(size=(6, 4)), one.permutation(9), one.poisson(3, 4)
+    first = two.permutation(9)  # leaves half of a 64-bit draw buffered, which fork keeps
+    assert two.bit_generator.state["has_uint32"]
+    noise = fork(two, 24)
+    got = first, np.vstack([noise.gumbel(size=(3, 4)) for _ in range(2)]), two.permutation(9)
+    for a, b in zip(expected, (*got, two.poisson(3, 4)), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_the_generator_scores_a_few_users_at_a_time(monkeypatch):
     from tasks.recsys import ingest
 
