@@ -129,11 +129,16 @@ def synthesize(
     return Scans(ids, list(pixels), labels, [None] * n)
 
 
+def chunks(count: int) -> Iterator[slice]:
+    """Rows 0..count, CHUNK at a time."""
+    return (slice(start, min(start + CHUNK, count)) for start in range(0, count, CHUNK))
+
+
 def synthetic_chunks(p: Synthetic) -> Iterator[Scans]:
     """The scans of one seeded stream, CHUNK at a time."""
     rng = np.random.default_rng(p.seed)
-    for start in range(0, p.count, CHUNK):
-        yield synthesize(p, start, min(CHUNK, p.count - start), rng)
+    for rows in chunks(p.count):
+        yield synthesize(p, rows.start, rows.stop - rows.start, rng)
 
 
 def check_labels(labels: np.ndarray, source: str, positive_from: int | None) -> np.ndarray:
@@ -254,12 +259,12 @@ def read_dicom_folder(folder: Path, p: IngestParams) -> Iterator[Scans]:
     files = table.file.tolist()
     return (
         Scans(
-            files[i : i + CHUNK],
-            [read_dicom(folder / name, p.window) for name in files[i : i + CHUNK]],
-            labels[i : i + CHUNK],
-            splits[i : i + CHUNK],
+            files[rows],
+            [read_dicom(folder / name, p.window) for name in files[rows]],
+            labels[rows],
+            splits[rows],
         )
-        for i in range(0, len(files), CHUNK)
+        for rows in chunks(len(files))
     )
 
 
@@ -274,12 +279,12 @@ def read_image_folder(folder: Path, p: IngestParams, limits: Limits) -> Iterator
     mode = "RGB" if p.color else "L"
     return (
         Scans(
-            [file_name(path.relative_to(folder)) for path, _ in chunk],
-            [decode_image(path, mode, limits) for path, _ in chunk],
-            np.array([p.classes.index(c) for _, c in chunk], dtype=np.int8),
-            [None] * len(chunk),
+            [file_name(path.relative_to(folder)) for path, _ in files[rows]],
+            [decode_image(path, mode, limits) for path, _ in files[rows]],
+            np.array([p.classes.index(c) for _, c in files[rows]], dtype=np.int8),
+            [None] * (rows.stop - rows.start),
         )
-        for chunk in (files[i : i + CHUNK] for i in range(0, len(files), CHUNK))
+        for rows in chunks(len(files))
     )
 
 
