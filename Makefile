@@ -51,7 +51,7 @@ api: setup
 TEST_WORKERS ?= 2
 
 test: setup
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --durations=15
 
 # The unit tests keep both cores busy alone: workers would only add their start-up.
 test-fast: setup

@@ -170,8 +170,10 @@ def summarize(
     }
 
 
-def publish(domain: str, root: Path) -> None:
-    """Artifacts for the Prefect UI, under stable keys so each run adds to their history."""
+def publish(domain: str, root: Path, registered: bool) -> None:
+    """Artifacts for the Prefect UI, under stable keys so each run adds to their history: the
+    metrics every run, the registry's decision when register ran (reading the card from MLflow
+    costs a no-op run ~2 s, and nothing was decided)."""
     from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
     paths = domain_paths(domain, root)
@@ -181,6 +183,8 @@ def publish(domain: str, root: Path) -> None:
         table=[{"metric": name, "value": value} for name, value in metrics.items()],
         description=f"{domain}: reports/{domain}/metrics.json",
     )
+    if not registered:
+        return
     plots = sorted(p.relative_to(root).as_posix() for p in paths.plots.glob("*"))
     decision = read_json(paths.registration)
     card = open_registry(paths).resolve(str(decision["version"])).description
@@ -218,7 +222,7 @@ def domain_pipeline(domain: str, root: str = ".", pull: bool = False, push: bool
         waited[step] = round(time.perf_counter() - start - own, 2)
     if push:
         sync(domain, "push", root)
-    publish(domain, Path(root))
+    publish(domain, Path(root), registered=outcomes["register"] != SKIPPED)
     return summarize(domain, Path(root), outcomes, seconds, waited)
 
 

@@ -323,7 +323,8 @@ def gpu_slots(count: int):
 def test_prefect_flow_matches_dvc_repro(reproduced, tmp_path, prefect_server):
     """All domains at once, one GPU slot: the same lock as `dvc repro`, one train at a time."""
     ws = make_workspace(tmp_path / "flow", TINY)
-    earlier = {d: len(artifacts(f"{d}-metrics")) for d in DOMAINS}  # the server is shared
+    # the server is shared: count what other tests left
+    earlier = {(d, kind): len(artifacts(f"{d}-{kind}")) for d in DOMAINS for kind in KINDS}
     with gpu_slots(1):
         state = all_domains(list(DOMAINS), str(ws), return_state=True)
     rows = state.result()
@@ -376,16 +377,21 @@ def test_prefect_flow_matches_dvc_repro(reproduced, tmp_path, prefect_server):
     row_of = {row["domain"]: row for row in rows}
     for domain in DOMAINS:
         history = artifacts(f"{domain}-metrics")
-        assert len(history) == earlier[domain] + 2  # one per run, under one key
+        assert len(history) == earlier[domain, "metrics"] + 2  # one per run, under one key
         rows = json.loads(history[0].data)
         metrics = json.loads((domain_paths(domain, ws).metrics).read_text())
         assert {r["metric"]: r["value"] for r in rows} == metrics
-        decision = artifacts(f"{domain}-registry")[0]  # the newest
+        decisions = artifacts(f"{domain}-registry")  # the newest first
+        assert len(decisions) == earlier[domain, "registry"] + 1  # the no-op run decided nothing
+        decision = decisions[0]
         promoted = "promoted to production" if row_of[domain]["gate_passed"] else "not promoted"
         assert decision.data.startswith(f"# {domain} version 1: {promoted}")
         assert f"reports/{domain}/plots/" in decision.data
         assert f"# verticals {domain} model" in decision.data  # the version's model card
         assert "## Lineage" in decision.data and "git revision" in decision.data
+
+
+KINDS = ("metrics", "registry")  # the artifacts a domain's flow run publishes
 
 
 def artifacts(key: str) -> list:
