@@ -5,6 +5,7 @@ figures are ratios taken under the same machine load. Nothing of the developer's
 """
 
 import importlib
+import statistics
 import subprocess
 import tempfile
 import time
@@ -54,8 +55,9 @@ def measure(ws: Path, domain: str) -> dict:
     }
 
 
-def mean_overhead(alone: dict, in_worker: dict) -> float:
-    return sum(in_worker[s] - alone[s] for s in STEPS) / len(STEPS)
+def median_overhead(alone: dict, in_worker: dict) -> float:
+    """The median, as a long stage's run-to-run noise (train: seconds) swamps a mean."""
+    return statistics.median(in_worker[s] - alone[s] for s in STEPS)
 
 
 def report(
@@ -88,10 +90,10 @@ def report(
     lines += ["", "through a process worker: each stage alone / as the worker's task run (s)", ""]
     lines.append(
         table(
-            ["domain", *STEPS, "mean overhead", "no-op run after pickup"],
+            ["domain", *STEPS, "median overhead", "no-op run after pickup"],
             [
                 [d, *(f"{results[d]['alone'][s]:.1f} / {w['stages'][s]:.1f}" for s in STEPS),
-                 f"{mean_overhead(results[d]['alone'], w['stages']):+.1f} s",
+                 f"{median_overhead(results[d]['alone'], w['stages']):+.1f} s",
                  f"{w['noop']:.1f} s"]
                 for d, w in worker.items()
             ],
