@@ -5,19 +5,15 @@ figures are ratios taken under the same machine load. Nothing of the developer's
 """
 
 import importlib
-import statistics
-import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 # torch._dynamo segfaults if it first loads after TensorFlow has trained in the same process
 import torch._dynamo  # noqa: F401, I001
 
-from bench import memory, serving
+from bench import memory, orchestration, serving
 from bench.machine import cpu_model, matmul_flops
-from bench.orchestration import through_worker
-from flows.pipeline import stage_env
+from bench.orchestration import through_worker, timed
 from flows.report import table
 from tasks.common.io import read_json
 from tasks.common.paths import DOMAINS, STEPS, domain_paths
@@ -29,35 +25,19 @@ REPO = Path(__file__).resolve().parents[1]
 BENCHES = {d: importlib.import_module(f"bench.{d}") for d in DOMAINS}
 
 
-def timed(*cmd: str, cwd: Path) -> float:
-    from prefect.settings import PREFECT_API_URL
-
-    env = {**stage_env(), "PREFECT_API_URL": PREFECT_API_URL.value() or ""}
-    start = time.perf_counter()
-    subprocess.run(cmd, cwd=cwd, env=env, check=True, capture_output=True)
-    return time.perf_counter() - start
-
-
 def measure(ws: Path, domain: str) -> dict:
     """On a workspace `dvc repro` has brought up to date."""
     noop_repro = timed("dvc", "repro", f"register@{domain}", cwd=ws)
     noop_flow = timed("verticals", "run", domain, cwd=ws)  # on the benchmark's own server
-    alone = {s: timed("verticals", "stage", domain, s, cwd=ws) for s in STEPS}
     ours, seed = BENCHES[domain].throughput(ws)
     return {
         "quality": BENCHES[domain].quality(read_json(domain_paths(domain, ws).metrics)),
         "noop_repro": noop_repro,
         "noop_flow": noop_flow,
-        "alone": alone,
         "ours": ours,
         "seed": seed,
         "flops": BENCHES[domain].train_flops(ws),  # per training sample
     }
-
-
-def median_overhead(alone: dict, in_worker: dict) -> float:
-    """The median, as a long stage's run-to-run noise (train: seconds) swamps a mean."""
-    return statistics.median(in_worker[s] - alone[s] for s in STEPS)
 
 
 def report(
@@ -87,18 +67,7 @@ def report(
         f"every domain through one `dvc repro` in a fresh clone: cold {pipeline['cold']:.0f} s "
         f"(target <= 300 s), then with nothing changed {pipeline['noop']:.1f} s (target <= 3 s)",
     ]
-    lines += ["", "through a process worker: each stage alone / as the worker's task run (s)", ""]
-    lines.append(
-        table(
-            ["domain", *STEPS, "median overhead", "no-op run after pickup"],
-            [
-                [d, *(f"{results[d]['alone'][s]:.1f} / {w['stages'][s]:.1f}" for s in STEPS),
-                 f"{median_overhead(results[d]['alone'], w['stages']):+.1f} s",
-                 f"{w['noop']:.1f} s"]
-                for d, w in worker.items()
-            ],
-        )
-    )  # fmt: skip
+    lines += ["", orchestration.report(worker)]
     lines += ["", "peak RSS of each stage, MB: default data / 10x data (ratio; target <= 1.5x)", ""]
     lines.append(
         table(

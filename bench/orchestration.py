@@ -1,15 +1,38 @@
-"""The pipeline through a real Prefect server and a process worker, as scheduled runs go.
+"""The pipeline through a real Prefect server and a process worker, as scheduled runs go:
+part of `make bench`, or alone with `python -m bench.orchestration [DOMAIN ...]`.
 
 Each domain runs cold through the worker (every stage's task-run time), then again with
-nothing changed: the no-op run's time from the worker picking it up to its end.
+nothing changed (the no-op run's time from the worker picking it up to its end); then each
+stage runs alone in the same clone, on the same data, so the difference is the overhead.
 """
 
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
 import uuid
 from pathlib import Path
 
+from bench.machine import cpu_model
+from flows.pipeline import stage_env
+from flows.report import table
+from tasks.common.paths import DOMAINS, STEPS
+from tests.servers import local_server
 from tests.workers import deploy_domain, worker
+from tests.workspace import clone_workspace
 
+REPO = Path(__file__).resolve().parents[1]
 POOL = "bench"
+
+
+def timed(*cmd: str, cwd: Path) -> float:
+    from prefect.settings import PREFECT_API_URL
+
+    env = {**stage_env(), "PREFECT_API_URL": PREFECT_API_URL.value() or ""}
+    start = time.perf_counter()
+    subprocess.run(cmd, cwd=cwd, env=env, check=True, capture_output=True)
+    return time.perf_counter() - start
 
 
 def task_seconds(client, flow_run_id) -> dict[str, float]:
@@ -45,4 +68,35 @@ def through_worker(ws: Path, domains) -> dict[str, dict]:
                 "stages": task_seconds(client, cold.id),
                 "noop": picked_up_to_end(client, client.read_flow_run(noop.id)),
             }
+    for domain, r in results.items():  # register alone finds its version: it registers nothing
+        r["alone"] = {s: timed("verticals", "stage", domain, s, cwd=ws) for s in STEPS}
     return results
+
+
+def median_overhead(r: dict) -> float:
+    """The median, as a long stage's run-to-run noise (train: seconds) swamps a mean."""
+    return statistics.median(r["stages"][s] - r["alone"][s] for s in STEPS)
+
+
+def report(results: dict[str, dict]) -> str:
+    title = "through a process worker: each stage alone / as the worker's task run (s)"
+    return f"{title}\n\n" + table(
+        ["domain", *STEPS, "median overhead", "no-op run after pickup"],
+        [
+            [d, *(f"{r['alone'][s]:.1f} / {r['stages'][s]:.1f}" for s in STEPS),
+             f"{median_overhead(r):+.1f} s", f"{r['noop']:.1f} s"]
+            for d, r in results.items()
+        ],
+    )  # fmt: skip
+
+
+def main() -> None:
+    domains = sys.argv[1:] or DOMAINS
+    with tempfile.TemporaryDirectory() as tmp, local_server(Path(tmp) / "prefect"):
+        results = through_worker(clone_workspace(REPO, Path(tmp) / "worker"), domains)
+    print(cpu_model(), "\n", sep="")
+    print(report(results))
+
+
+if __name__ == "__main__":
+    main()
