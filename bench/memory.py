@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 
 from flows.overrides import apply_overrides
-from flows.pipeline import stage_env
+from flows.repro import stage_env
 from tasks.common.params import load_params, section
 from tasks.common.paths import STEPS
 from tests.workspace import clone_workspace

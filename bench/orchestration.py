@@ -15,8 +15,8 @@ import uuid
 from pathlib import Path
 
 from bench.machine import cpu_model
-from flows.pipeline import stage_env
 from flows.report import table
+from flows.repro import stage_env
 from tasks.common.paths import DOMAINS, STEPS
 from tests.servers import local_server
 from tests.workers import deploy_domain, worker

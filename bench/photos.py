@@ -15,8 +15,8 @@ from bench import vision
 from bench.machine import cpu_model
 from bench.quality import REALDATA
 from flows.overrides import apply_overrides
-from flows.pipeline import stage_env
 from flows.report import table
+from flows.repro import stage_env
 from tests.workspace import clone_workspace
 
 REPO = Path(__file__).resolve().parents[1]

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from bench.machine import cpu_model
 from flows.overrides import apply_overrides
-from flows.pipeline import stage_env
 from flows.report import table
+from flows.repro import stage_env
 from tasks.common.io import read_json
 from tasks.common.paths import domain_paths
 from tests.workspace import clone_workspace, commit_all

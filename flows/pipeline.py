@@ -1,17 +1,14 @@
 """Prefect flows: one task per DVC stage, so DVC decides what runs and Prefect shows it.
 
-Each task asks DVC (in-process, cheap) whether its stage is up to date; if not, it runs
-`dvc repro --single-item <step>@<domain>` and streams the output into the task's log.
-Either way DVC decides, and both drivers leave the same `dvc.lock`.
+Each task asks DVC whether its stage is up to date; if not, it reproduces it, as
+`dvc repro --single-item <step>@<domain>` would, in this process, with the stage's output
+in the task's log. Either way DVC decides, and both drivers leave the same `dvc.lock`.
 """
 
 import fcntl
 import os
-import subprocess
-import sys
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
@@ -20,87 +17,16 @@ from prefect.tasks import exponential_backoff
 
 from flows.remote import check_remote, explain, sync_args
 from flows.report import decision_markdown
+from flows.repro import SKIPPED, reproduce, run_dvc, up_to_date
 from tasks.common.errors import StageFailed
 from tasks.common.io import read_json
 from tasks.common.params import load_params
 from tasks.common.paths import DOMAINS, STEPS, check_domain, domain_paths
 from tasks.common.registry import open_registry, ui_page
 
-RAN, RESTORED, SKIPPED = "ran", "restored", "skipped"  # restored: from DVC's run cache
 GPU_TAG = "gpu"  # training tasks carry it, so a Prefect tag concurrency limit can cap them
 URL_RETRIES, BACKOFF_SECONDS = 3, 2  # ingest from a URL: waits 2, 4, then 8 s between tries
-BUSY = "is busy, it is being blocked by"  # DVC's words for data another process is using
 BUSY_WAIT_SECONDS, BUSY_POLL_SECONDS = 3600, 2
-
-
-def dvc(*args: str) -> list[str]:
-    return [sys.executable, "-m", "dvc", *args]
-
-
-def stage_env() -> dict[str, str]:
-    """DVC runs `verticals stage ...` through the shell: put this interpreter's scripts first."""
-    scripts = str(Path(sys.executable).parent)
-    return {**os.environ, "PATH": os.pathsep.join([scripts, os.environ.get("PATH", "")])}
-
-
-def up_to_date(root: str, target: str) -> bool:
-    from dvc.lock import LockError
-    from dvc.repo import Repo
-
-    try:
-        with Repo(root) as repo:
-            # DVC resolves a bare stage name against the current directory: name the file.
-            return not repo.status(targets=[f"{Path(root) / 'dvc.yaml'}:{target}"])
-    except LockError:  # another run holds the repo: `dvc repro` waits for it, then decides
-        return False
-
-
-@dataclass
-class DvcRun:
-    code: int
-    outcome: str
-    why: str | None  # the one-line reason, when it failed (the stage's or DVC's own)
-    busy: bool  # another run on this workspace holds the stage's data
-    last: str  # DVC's last line, e.g. "3 files pushed"
-
-
-# DVC's advice to a person at a terminal (`git add dvc.lock`, `dvc push`): the flow commits
-# nothing and pushes with --push, so these would repeat after every stage.
-HINTS = (
-    "To track the changes with git",
-    "git add ",
-    "To enable auto staging",
-    "dvc config core.autostage",
-    "Use `dvc push` to send your updates",
-)
-
-
-def run_dvc(args: list[str], root: str, log) -> DvcRun:
-    """A `dvc` command with every line of its output logged, but its hints."""
-    result = DvcRun(0, SKIPPED, None, False, "")
-    # --wait-for-lock: a concurrent run holding DVC's repo lock is waited for
-    with subprocess.Popen(
-        dvc("--wait-for-lock", *args),
-        cwd=root,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=stage_env(),
-    ) as proc:
-        for line in map(str.strip, proc.stdout):
-            if not line or line.startswith(HINTS):
-                continue
-            log(line)
-            result.last = line
-            if result.why is None and line.lower().startswith("error: "):  # the first is the cause
-                result.why = line[len("error: ") :]
-            if line.startswith("Running stage"):
-                result.outcome = RAN
-            elif "is cached - skipping run" in line:
-                result.outcome = RESTORED
-            result.busy |= BUSY in line
-    result.code = proc.returncode
-    return result
 
 
 @contextmanager
@@ -126,11 +52,10 @@ def stage(domain: str, step: str, root: str) -> tuple[str, float]:
         logger.info(f"Stage '{target}' didn't change, skipping (dvc status)")
         return SKIPPED, time.perf_counter() - start
     deadline = time.monotonic() + BUSY_WAIT_SECONDS
-    repro = ["repro", "--single-item", target]
     asked = time.perf_counter()
     with one_repro_at_a_time(root):
         waited = time.perf_counter() - asked
-        while (result := run_dvc(repro, root, logger.info)).busy and time.monotonic() < deadline:
+        while (result := reproduce(root, target, logger.info)).busy and time.monotonic() < deadline:
             # DVC fails at once on data another run is using: wait, then let it decide again
             logger.info(f"{target}: its data is in use by another run here; waiting")
             time.sleep(BUSY_POLL_SECONDS)

@@ -15,7 +15,7 @@ import torch
 import torch._dynamo  # noqa: F401, I001
 
 from flows.overrides import apply_overrides
-from flows.pipeline import stage_env
+from flows.repro import stage_env
 from tasks.common.training import STOP_AFTER, Interrupted
 from tests.servers import local_mlflow_server, local_server
 from tests.workspace import clone_workspace, commit_all

@@ -82,7 +82,7 @@ def local_mlflow_server(home: Path):
 @contextmanager
 def local_api(ws: Path, *domains: str, env: dict | None = None):
     """Yields the URL of `verticals api` serving `ws` (its log: ws/api.log), once ready."""
-    from flows.pipeline import stage_env
+    from flows.repro import stage_env
 
     url = f"http://{HOST}:{free_port()}"
     cmd = ["verticals", "api", *domains, "--port", url.rsplit(":", 1)[1]]

@@ -9,7 +9,7 @@ from prefect.client.orchestration import get_client
 from prefect.deployments import run_deployment
 
 from flows.deployments import load_deployments
-from flows.pipeline import stage_env
+from flows.repro import stage_env
 from tasks.common.errors import InputError
 from tasks.common.paths import DOMAINS
 from tests.conftest import REPO, add_remote, sh

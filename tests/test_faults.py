@@ -8,7 +8,7 @@ import time
 import pytest
 from safetensors.numpy import load_file
 
-from flows.pipeline import stage_env
+from flows.repro import stage_env
 from tasks.common.paths import DOMAINS, domain_paths, registry_store
 from tasks.common.runtime import CHECKPOINT
 from tests.conftest import TINY, make_workspace, sh

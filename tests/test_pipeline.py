@@ -22,7 +22,8 @@ from prefect.client.schemas.filters import (
     TaskRunFilterName,
 )
 
-from flows.pipeline import GPU_TAG, RAN, SKIPPED, all_domains
+from flows.pipeline import GPU_TAG, all_domains
+from flows.repro import RAN, SKIPPED
 from tasks.common.paths import DOMAINS, STEPS, domain_paths
 from tasks.common.registry import open_registry
 from tests.conftest import TINY, make_workspace, sh
@@ -438,6 +439,34 @@ def test_verticals_run_names_the_failed_stage_in_one_line(tmp_path, prefect_serv
     assert digest(ws / "dvc.lock") == lock
 
 
+def test_reproduce_in_process_logs_the_stage_and_decides_as_dvc_repro(workspace):
+    """The flow's in-process `dvc repro --single-item`: every line to the log, DVC's run cache
+    honoured, the stage's own error as the reason, and this process's directory kept."""
+    import os
+
+    from flows.repro import RESTORED, reproduce
+
+    here, lines = os.getcwd(), []
+    ran = reproduce(str(workspace), "ingest@recsys", lines.append)
+    assert (ran.code, ran.outcome) == (0, RAN)
+    assert lines[:2] == ["Running stage 'ingest@recsys':", "> verticals stage recsys ingest"]
+    assert any(line.startswith("ingested ") for line in lines)  # the stage's own output
+    assert os.getcwd() == here
+    lock = digest(workspace / "dvc.lock")
+
+    shutil.rmtree(domain_paths("recsys", workspace).raw)
+    restored = reproduce(str(workspace), "ingest@recsys", lines.append)
+    assert (restored.code, restored.outcome) == (0, RESTORED)
+    assert "up to date" in sh("dvc", "status", "ingest@recsys", cwd=workspace).stdout
+    assert digest(workspace / "dvc.lock") == lock
+
+    params = workspace / "params.yaml"
+    params.write_text(params.read_text().replace("source: default", "source: missing.csv", 1))
+    failed = reproduce(str(workspace), "ingest@recsys", lines.append)
+    assert failed.code == 1 and failed.why.startswith("cannot read "), failed
+    assert digest(workspace / "dvc.lock") == lock
+
+
 @pytest.fixture
 def flaky_http(tmp_path):
     """A loopback HTTP server that answers 503 to its first two requests, then serves files."""
@@ -485,7 +514,7 @@ def test_ingest_from_a_url_retries_with_backoff(tmp_path, flaky_http, prefect_se
 
 def test_two_runs_at_once_on_one_workspace_both_succeed(tmp_path, prefect_server):
     """The second waits for DVC's repo lock instead of failing on it; the lock stays whole."""
-    from flows.pipeline import stage_env
+    from flows.repro import stage_env
 
     ws = make_workspace(tmp_path / "ws", TINY)
     env = {**stage_env(), "PREFECT_API_URL": prefect_server.api}

@@ -7,7 +7,8 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from flows.deployments import DOMAIN_ENTRYPOINT
-from flows.pipeline import domain_pipeline, stage_env
+from flows.pipeline import domain_pipeline
+from flows.repro import stage_env
 
 
 def deploy_domain(clone: Path, pool: str, name: str, **parameters) -> str:
