@@ -9,18 +9,15 @@ code loads and saves standard checkpoints that `AutoModelForSequenceClassificati
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import transformers
-from transformers import (
-    AutoConfig,
-    AutoModelForSequenceClassification,
-    AutoTokenizer,
-    PreTrainedModel,
-    PreTrainedTokenizerBase,
-    PreTrainedTokenizerFast,
-)
+from transformers import AutoTokenizer, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
 from tasks.common.errors import InputError
+
+if TYPE_CHECKING:  # the modelling half of transformers costs preprocess ~3 s to import
+    from transformers import PreTrainedModel
 
 transformers.utils.logging.disable_progress_bar()  # stage logs are read line by line
 
@@ -57,7 +54,7 @@ def checkpoint(name_or_path: str) -> str:
     return packaged(name_or_path) or name_or_path
 
 
-def blocks(model: PreTrainedModel) -> list:
+def blocks(model: "PreTrainedModel") -> list:
     """The transformer blocks, bottom first: BERT's encoder layers, GPT-2's h, Llama's layers."""
     base = model.base_model
     for path in ("encoder.layer", "h", "layers"):
@@ -71,7 +68,7 @@ def blocks(model: PreTrainedModel) -> list:
     )
 
 
-def freeze_below(model: PreTrainedModel, trainable_layers: int) -> None:
+def freeze_below(model: "PreTrainedModel", trainable_layers: int) -> None:
     """Train only the top `trainable_layers` blocks and the head; embeddings stay frozen."""
     if trainable_layers < 0:
         raise InputError(f"text.model.trainable_layers is {trainable_layers}; it must be >= 0")
@@ -116,8 +113,10 @@ def train_tokenizer(
 
 def build_model(
     p: ModelParams, tokenizer: PreTrainedTokenizerBase, labels: list[str]
-) -> PreTrainedModel:
+) -> "PreTrainedModel":
     """A classifier with a fresh head for `labels` and the tokenizer's pad id in its config."""
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
     max_length = tokenizer.model_max_length
     names = {"id2label": dict(enumerate(labels)), "label2id": {y: i for i, y in enumerate(labels)}}
     if p.name_or_path is None:

@@ -1,10 +1,14 @@
 """dvc.yaml spells the layout that tasks/common/paths.py derives: they must agree."""
 
+import ast
+import importlib.util
+from pathlib import Path
+
 import pytest
 import yaml
 
 from tasks.common.params import load_params
-from tasks.common.paths import DOMAINS, STEPS, domain_paths
+from tasks.common.paths import DOMAINS, STEPS, domain_paths, stage_module
 from tests.conftest import REPO
 
 
@@ -34,6 +38,43 @@ def test_dvc_yaml_outputs_are_the_derived_paths(domain):
     assert declared("evaluate", "metrics") == rel(paths.metrics)
     assert declared("evaluate", "plots") == rel(paths.plots)
     assert declared("register") == rel(paths.registration)
+
+
+PROJECT_PACKAGES = ("tasks", "models", "flows")
+
+
+def project_imports(module: str) -> set[Path]:
+    """The project's files `module` may import, at any depth, lazy imports included: read
+    from the source, so nothing is imported but the project's own packages on the way."""
+    files, todo = set(), [module]
+    while todo:
+        name = todo.pop()
+        if name.split(".")[0] not in PROJECT_PACKAGES:
+            continue
+        try:
+            spec = importlib.util.find_spec(name)
+        except ModuleNotFoundError:  # `from package.module import function`
+            continue
+        if spec is None or spec.origin is None or Path(spec.origin) in files:
+            continue
+        files.add(Path(spec.origin))
+        for node in ast.walk(ast.parse(Path(spec.origin).read_text())):
+            if isinstance(node, ast.Import):
+                todo += [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                todo += [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+    return files
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_every_stage_depends_on_all_the_code_it_imports(step):
+    """An edit to any file a stage runs reruns it: no stale outputs from changed code."""
+    do = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"][step]["do"]
+    for domain in DOMAINS:
+        deps = [d.replace("${item}", domain).replace("${key}", domain) for d in do["deps"]]
+        for path in project_imports(stage_module(domain, step)):
+            name = path.relative_to(REPO).as_posix()
+            assert any(name == d or name.startswith(f"{d}/") for d in deps), (step, domain, name)
 
 
 def test_dvc_artifacts_point_at_each_domains_model():
