@@ -2,8 +2,8 @@
 a stage costs no `dvc` process (~0.7 s of start, imports and repo loading), and `dvc pull`
 or `dvc push` as a process.
 
-Every line either writes (DVC's own, and the stage command's output) goes to one `log`
-function, so the Prefect UI shows a stage's progress as it runs.
+Every line of DVC's and of the stage command's output goes to one `log` function, so the
+Prefect UI shows a stage's progress as it runs.
 """
 
 import contextvars
