@@ -14,7 +14,6 @@ import torch._dynamo  # noqa: F401, I001
 
 from bench import memory, orchestration, serving
 from bench.machine import cpu_model, matmul_flops
-from bench.orchestration import through_worker, timed
 from flows.report import table
 from tasks.common.io import read_json
 from tasks.common.paths import DOMAINS, STEPS, domain_paths
@@ -28,9 +27,11 @@ BENCHES = {d: importlib.import_module(f"bench.{d}") for d in DOMAINS}
 
 def measure(ws: Path, domain: str) -> dict:
     """On a workspace `dvc repro` has brought up to date."""
-    noop_repro = timed("dvc", "repro", f"register@{domain}", cwd=ws)
+    noop_repro = orchestration.timed("dvc", "repro", f"register@{domain}", cwd=ws)
     # on the benchmark's own server; the median of three, as one run now and then waits ~2 s
-    noop_flow = statistics.median(timed("verticals", "run", domain, cwd=ws) for _ in range(3))
+    noop_flow = statistics.median(
+        orchestration.timed("verticals", "run", domain, cwd=ws) for _ in range(3)
+    )
     ours, seed = BENCHES[domain].throughput(ws)
     return {
         "quality": BENCHES[domain].quality(read_json(domain_paths(domain, ws).metrics)),
@@ -87,10 +88,13 @@ def report(
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, local_server(Path(tmp) / "prefect"):
         ws = clone_workspace(REPO, Path(tmp) / "ws")
-        pipeline = {"cold": timed("dvc", "repro", cwd=ws), "noop": timed("dvc", "repro", cwd=ws)}
+        pipeline = {
+            "cold": orchestration.timed("dvc", "repro", cwd=ws),
+            "noop": orchestration.timed("dvc", "repro", cwd=ws),
+        }
         results = {d: measure(ws, d) for d in DOMAINS}
         online = serving.measure(ws)  # on the versions just registered
-        worker = through_worker(clone_workspace(REPO, Path(tmp) / "worker"), DOMAINS)
+        worker = orchestration.through_worker(clone_workspace(REPO, Path(tmp) / "worker"), DOMAINS)
     rss = {d: memory.measure(d) for d in DOMAINS}
     print(report(pipeline, results, worker, rss, online, matmul_flops()))
 
