@@ -44,11 +44,18 @@ class TrainParams:
 
 
 def dataset(a: Arrays, batch: int, seed: int | None = None) -> tf.data.Dataset:
-    """uint8 arrays in memory -> batches; shuffled (seeded, each epoch anew) when seed is set."""
+    """uint8 arrays in memory -> batches; shuffled (seeded, each epoch anew) when seed is set.
+
+    Without tf.data's autotuning: `fit` makes a new iterator every epoch, and deleting the last
+    one waited for its autotuning thread, about 2 s at the start of one epoch in two here (a
+    third of the training time on 1,400 scans). In-memory batches need no tuning.
+    """
     ds = tf.data.Dataset.from_tensor_slices((a.images, a.labels.astype(np.float32)))
     if seed is not None:
         ds = ds.shuffle(len(a.labels), seed=seed, reshuffle_each_iteration=True)
-    return ds.batch(batch).prefetch(tf.data.AUTOTUNE)
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return ds.batch(batch).prefetch(2).with_options(options)
 
 
 def class_weight(labels: np.ndarray) -> dict[int, float]:
