@@ -26,7 +26,7 @@ from tasks.common.metrics import describe, write_metrics
 from tasks.common.params import stage_params
 from tasks.common.paths import DomainPaths
 from tasks.medical import preprocess
-from tasks.medical.train import load_model
+from tasks.medical.train import load_model, probabilities
 
 ROC, CONFUSION = "roc.csv", "confusion.csv"
 
@@ -92,15 +92,12 @@ def run(paths: DomainPaths) -> None:
     model = load_model(paths.model)
     val, test = (preprocess.load(paths.processed, s) for s in ("val", "test"))
 
-    def probs(a):
-        return model.predict(a.images, batch_size=p.batch_size, verbose=0).reshape(-1)
-
-    val_probs = probs(val)
+    val_probs = probabilities(model, val.images, p.batch_size)
     slope, intercept = fit_calibration(val.labels, val_probs)
     threshold = choose_threshold(
         val.labels, calibrate(val_probs, slope, intercept), p.target_sensitivity
     )
-    test_probs = calibrate(probs(test), slope, intercept)
+    test_probs = calibrate(probabilities(model, test.images, p.batch_size), slope, intercept)
     metrics = screening_metrics(test.labels, test_probs, threshold)
     metrics |= {"calibration_slope": slope, "calibration_intercept": intercept}
     with atomic_dir(paths.plots) as tmp:
